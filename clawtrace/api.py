@@ -1,0 +1,72 @@
+"""The analyst API: ``clawtrace.open(db)`` returns an Investigation whose answers are DataFrames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clawtrace import config
+from clawtrace import graph as _graph
+from clawtrace import queries as _queries
+from clawtrace.store import Store
+
+__all__ = ["Investigation"]
+
+
+class Investigation:
+    """A store opened for analysis (read-only by default)."""
+
+    def __init__(self, path: str | None = None, *, read_only: bool = True) -> None:
+        self.path = path or config.default_db_path()
+        self.store = Store.open(self.path, read_only=read_only)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Investigation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def query(self, sql: str, **params: Any) -> Any:
+        """Raw SQL (``$name`` parameters) as a DataFrame."""
+        return self.store.df(sql, params or None)
+
+    def events(self, session: str | None = None) -> Any:
+        """Events, optionally of one session, in time order."""
+        return self.store.df(
+            "SELECT * EXCLUDE (row_hash) FROM events WHERE $s IS NULL OR session_id = $s ORDER BY ts, seq", {"s": session}
+        )
+
+    def edges(self) -> Any:
+        """Edges with the event ids of both ends."""
+        return self.store.df(
+            "SELECT s.event_id AS src, d.event_id AS dst, e.kind, e.confidence, e.evidence "
+            "FROM edges e JOIN events s ON s.seq = e.src JOIN events d ON d.seq = e.dst ORDER BY e.edge_seq"
+        )
+
+    def why(self, event: str) -> Any:
+        """The ranked backward chain of an event."""
+        import pandas as pd
+
+        return pd.DataFrame(_graph.why(self.store, event).events)
+
+    def impact(self, target: str) -> Any:
+        """Everything downstream of an event or artifact."""
+        import pandas as pd
+
+        return pd.DataFrame(_graph.impact(self.store, target).events)
+
+    def egress(self) -> Any:
+        """Every egress with destination, bytes, carried data and verdict."""
+        import pandas as pd
+
+        return pd.DataFrame(_graph.egress(self.store))
+
+    def named(self, name: str, **params: Any) -> Any:
+        """A named query from ``queries/`` as a DataFrame."""
+        import pandas as pd
+
+        cols, rows = _queries.run(self.store, name, **params)
+        return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,544 @@
+"""The ``clawtrace`` command: a click group of thin commands.
+
+Each command parses its arguments, calls one library function and renders the result.
+This is the only module where errors become exit codes: 0 ok, 1 failure, 2 usage.
+stdout is data; progress, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from clawtrace import __version__, config
+from clawtrace.errors import ClawtraceError, NotFoundError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def say(msg: str) -> None:
+    """Talk to the user on stderr."""
+    click.echo(msg, err=True)
+
+
+def _fail(e: ClawtraceError) -> click.ClickException:
+    return click.ClickException(str(e))
+
+
+def handle_errors(fn: F) -> F:
+    """Turn ClawtraceError into a one-line message and exit 1; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ClawtraceError as e:
+            raise _fail(e) from e
+        except BrokenPipeError:  # `clawtrace ... | head`
+            sys.stderr.close()
+            sys.exit(0)
+        except KeyboardInterrupt:
+            say("interrupted")
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
+            if os.environ.get("CLAWTRACE_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"internal error: {type(e).__name__}: {e}; rerun with CLAWTRACE_DEBUG=1 for the traceback and report it"
+            ) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+def format_option(default: str | None = None) -> Callable[[F], F]:
+    """``--format table|json|jsonl|csv`` (table on a terminal, json otherwise)."""
+
+    def deco(fn: F) -> F:
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["table", "json", "jsonl", "csv"]),
+            default=default,
+            help="Output format (default: table on a terminal, json when piped).",
+        )(fn)
+
+    return deco
+
+
+def _fmt(fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    return "table" if sys.stdout.isatty() else "json"
+
+
+class Ctx:
+    """Options shared by every command."""
+
+    def __init__(self, db: str) -> None:
+        self.db = db
+
+    def reader(self) -> Any:
+        from clawtrace.store import Store
+
+        return Store.open(self.db, read_only=True)
+
+    def writer(self) -> Any:
+        from clawtrace.store import Store
+
+        return Store.open(self.db, read_only=False)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group(context_settings=CONTEXT)
+@click.option(
+    "--db",
+    envvar="CLAWTRACE_DB",
+    default=lambda: config.default_db_path(),
+    show_default="./clawtrace.duckdb or $CLAWTRACE_DB",
+    help="The DuckDB store.",
+)
+@click.version_option(__version__, prog_name="clawtrace")
+@click.pass_context
+def cli(ctx: click.Context, db: str) -> None:
+    """Provenance tracing and forensics for AI agents.
+
+    \b
+    Answer, with evidence: what was read, what was called, what output
+    caused the next action, and where data left the box.
+
+    \b
+    Start:  clawtrace import otlp --sample && clawtrace egress
+    Then:   clawtrace why EVENT     clawtrace impact EVENT|ARTIFACT
+    """
+    ctx.obj = Ctx(db)
+
+
+# ----------------------------------------------------------------------------- import
+
+
+@cli.group("import")
+def import_() -> None:
+    """Import evidence into the store."""
+
+
+def _sample_path() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("clawtrace"))) / "samples" / "incident.otlp.jsonl"
+
+
+@import_.command("otlp")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sample", is_flag=True, help="Import the shipped sample incident (three sessions, one exfiltration).")
+@click.option("--keep-content", is_flag=True, envvar="CLAWTRACE_KEEP_CONTENT", help="Also store redacted content text.")
+@click.option("--batch-spans", default=20000, show_default=True, help="Spans per ingest batch.")
+@pass_ctx
+@handle_errors
+def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: bool, batch_spans: int) -> None:
+    """Import OTLP trace files: Collector file-exporter JSON lines, ExportTraceServiceRequest
+    JSON or protobuf, optionally gzip or zstd compressed.
+
+    \b
+    Example:
+      clawtrace import otlp traces.jsonl archive/*.pb.gz
+      clawtrace import otlp --sample
+    """
+    from clawtrace.ingest.otlp import read_otlp_file, spans_to_batch
+    from clawtrace.store import IngestResult, ingest
+
+    paths = list(files)
+    if sample:
+        paths.append(_sample_path())
+    if not paths:
+        raise click.UsageError("give OTLP files to import, or --sample for the shipped sample incident")
+    for p in paths:
+        if not p.exists():
+            raise click.BadParameter(f"{p}: no such file", param_hint="FILES")
+    total = IngestResult()
+    problems = 0
+    with obj.writer() as store:
+        for p in paths:
+            say(f"importing {p} ...")
+            pending: list[Any] = []
+
+            def flush() -> None:
+                if pending:
+                    r = ingest(store, spans_to_batch(pending), keep_content=keep_content, source="otlp")
+                    total.add(r)
+                    for prob in r.problems:
+                        say(f"warning: {prob}")
+                    pending.clear()
+
+            for spans, problem in read_otlp_file(p):
+                if problem:
+                    problems += 1
+                    say(f"warning: {problem}")
+                    continue
+                pending.extend(spans)
+                if len(pending) >= batch_spans:
+                    flush()
+            flush()
+    say(
+        f"imported {total.events} events, {total.edges} edges, {total.spans} raw spans into {obj.db}"
+        + (f"; {total.skipped} already stored" if total.skipped else "")
+        + (f"; {problems} bad records skipped (see warnings)" if problems else "")
+    )
+    say("next: clawtrace sessions   clawtrace egress   clawtrace why EVENT")
+
+
+# ----------------------------------------------------------------------------- listing
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None = None) -> None:
+    from clawtrace.report.render import write_rows
+
+    write_rows(rows, _fmt(fmt), sys.stdout, columns)
+
+
+@cli.command()
+@format_option()
+@click.option("--agent", help="Only this agent's sessions.")
+@pass_ctx
+@handle_errors
+def sessions(obj: Ctx, fmt: str | None, agent: str | None) -> None:
+    """List sessions: agent, start, end, event count, sources and flags."""
+    from clawtrace.store import iso
+
+    with obj.reader() as store:
+        cols, rows = store.sql(
+            "SELECT session_id, agent_id, started, ended, events, source, parent_session, flags FROM sessions "
+            "WHERE $agent IS NULL OR agent_id = $agent ORDER BY started",
+            {"agent": agent},
+        )
+    out = [dict(zip(cols, r)) for r in rows]
+    for r in out:
+        r["started"], r["ended"] = iso(r["started"]), iso(r["ended"])
+    _emit(out, fmt)
+
+
+_TIMELINE_COLS = ["event_id", "ts", "kind", "tool_name", "trust", "sensitivity", "summary"]
+
+
+@cli.command()
+@click.argument("session")
+@format_option()
+@pass_ctx
+@handle_errors
+def timeline(obj: Ctx, session: str, fmt: str | None) -> None:
+    """The events of a session in order.
+
+    \b
+    Example:
+      clawtrace timeline s-incident-1
+    """
+    from clawtrace.store import iso
+
+    with obj.reader() as store:
+        cols, rows = store.sql(
+            "SELECT event_id, ts, kind, tool_name, tool_call_id, artifact, trust, sensitivity, source, summary "
+            "FROM events WHERE session_id = $s ORDER BY ts, seq",
+            {"s": session},
+        )
+        if not rows:
+            raise NotFoundError(f"no session {session!r} in {obj.db}; list sessions: clawtrace sessions")
+    out = [dict(zip(cols, r)) for r in rows]
+    for r in out:
+        r["ts"] = iso(r["ts"])
+    f = _fmt(fmt)
+    _emit(out, f, _TIMELINE_COLS if f == "table" else None)
+
+
+@cli.command()
+@click.argument("event")
+@format_option()
+@pass_ctx
+@handle_errors
+def show(obj: Ctx, event: str, fmt: str | None) -> None:
+    """One event with its attributes and edges (EVENT: id, unique prefix, or SESSION:N)."""
+    from clawtrace.graph import public_event
+    from clawtrace.report.render import write_json
+
+    with obj.reader() as store:
+        e = store.resolve_event(event)
+        seq = int(e["seq"])
+        ins = store.edges_touching([seq], direction="in")
+        outs = store.edges_touching([seq], direction="out")
+        others = store.events_by_seq([r["src"] for r in ins] + [r["dst"] for r in outs])
+        secrets = store.secrets_of([seq])
+
+    def edge(r: dict[str, Any], other: int) -> dict[str, Any]:
+        o = others[other]
+        ev = r["evidence"]
+        return {"kind": r["kind"], "event_id": o["event_id"], "event_kind": o["kind"], "summary": o["summary"], "confidence": r["confidence"], "evidence": json.loads(ev) if isinstance(ev, str) else ev}
+
+    doc = public_event(e)
+    doc.update(
+        {
+            "run_id": e.get("run_id"),
+            "trace_id": e.get("trace_id"),
+            "span_id": e.get("span_id"),
+            "tool_call_id": e.get("tool_call_id"),
+            "content_sha256": e.get("content_sha256"),
+            "content_size": e.get("content_size"),
+            "attrs": e.get("attrs"),
+            "secrets": [f"secret://{s['type']}/{s['digest']}" for s in secrets],
+            "edges_in": [edge(r, r["src"]) for r in ins],
+            "edges_out": [edge(r, r["dst"]) for r in outs],
+        }
+    )
+    f = _fmt(fmt)
+    if f in ("json", "jsonl"):
+        write_json(doc, sys.stdout)
+        return
+    if f == "csv":
+        _emit([{k: v for k, v in doc.items() if k not in ("edges_in", "edges_out")}], "csv")
+        return
+    w = sys.stdout.write
+    for k in ("event_id", "kind", "ts", "session_id", "agent_id", "tool_name", "tool_call_id", "artifact", "trust", "sensitivity", "source", "summary", "content_sha256", "content_size"):
+        if doc.get(k) is not None:
+            w(f"{k:>15}: {doc[k]}\n")
+    if doc["secrets"]:
+        w(f"{'secrets':>15}: {', '.join(doc['secrets'])}\n")
+    if doc["attrs"]:
+        w(f"{'attrs':>15}:\n")
+        for k, v in sorted(doc["attrs"].items()):
+            w(f"{'':>17}{k} = {json.dumps(v, ensure_ascii=False)[:200]}\n")
+    for label, key, arrow in (("caused by", "edges_in", "<-"), ("led to", "edges_out", "->")):
+        if doc[key]:
+            w(f"{label:>15}:\n")
+            for ed in doc[key]:
+                w(f"{'':>17}{arrow} {ed['kind']:<10} {ed['event_id'][:10]}  {ed['event_kind']:<13} {ed['summary'] or ''}\n")
+
+
+# ----------------------------------------------------------------------------- causal
+
+
+def _chain_out(chain: Any, fmt: str | None, *, forward: bool) -> None:
+    from clawtrace.report.render import chain_text, write_json, write_rows
+
+    d = chain.as_dict()
+    f = _fmt(fmt)
+    if f == "json":
+        write_json(d, sys.stdout)
+    elif f in ("jsonl", "csv"):
+        write_rows(d["events"], f, sys.stdout)
+    else:
+        sys.stdout.write(chain_text(d, forward=forward))
+
+
+@cli.command()
+@click.argument("event")
+@format_option()
+@click.option("--max-nodes", default=2000, show_default=True, help="Stop the traversal after this many events.")
+@pass_ctx
+@handle_errors
+def why(obj: Ctx, event: str, fmt: str | None, max_nodes: int) -> None:
+    """Why did EVENT happen? The ranked backward chain, with evidence, probable root
+    causes (untrusted inputs) and sensitive sources (secrets and credentials that reached it).
+
+    \b
+    Example:
+      clawtrace why 3fa9c01d          # an event id or unique prefix
+      clawtrace why s-incident-1:12   # the 12th event of a session
+    """
+    from clawtrace.graph import why as why_
+
+    with obj.reader() as store:
+        chain = why_(store, event, max_nodes=max_nodes)
+    _chain_out(chain, fmt, forward=False)
+
+
+@cli.command()
+@click.argument("target")
+@format_option()
+@click.option("--max-nodes", default=5000, show_default=True, help="Stop the traversal after this many events.")
+@pass_ctx
+@handle_errors
+def impact(obj: Ctx, target: str, fmt: str | None, max_nodes: int) -> None:
+    """The blast radius of an event or artifact: everything downstream, and what to
+    contain (files and memory to quarantine, sessions to review, credentials to rotate).
+
+    \b
+    Example:
+      clawtrace impact 5be2c0d1
+      clawtrace impact http://docs.acme.test/setup
+      clawtrace impact memory://main/MEMORY.md
+    """
+    from clawtrace.graph import impact as impact_
+
+    with obj.reader() as store:
+        chain = impact_(store, target, max_nodes=max_nodes)
+    _chain_out(chain, fmt, forward=True)
+
+
+_EGRESS_COLS = ["event_id", "ts", "session_id", "destination", "bytes_out", "verdict", "carried", "summary"]
+
+
+@cli.command()
+@format_option()
+@click.option("--session", help="Only this session.")
+@click.option("--since", help="Only egress at or after this time (ISO-8601).")
+@pass_ctx
+@handle_errors
+def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) -> None:
+    """Every egress: destination, bytes, the sensitive data it carried, and a verdict
+    (exfiltration, suspicious, ok)."""
+    from clawtrace.graph import egress as egress_
+
+    with obj.reader() as store:
+        rows = egress_(store, session=session, since=since)
+    f = _fmt(fmt)
+    if f == "table":
+        for r in rows:
+            r["carried"] = ", ".join(
+                (c["artifact"] or c["kind"]) + (f" ({', '.join(c['secrets'])})" if c["secrets"] else "") for c in r["carried"]
+            )
+        _emit(rows, f, _EGRESS_COLS)
+        n = sum(1 for r in rows if r["verdict"] == "exfiltration")
+        if n:
+            say(f"{n} exfiltration(s); next: clawtrace why EVENT")
+    else:
+        _emit(rows, f)
+
+
+# ----------------------------------------------------------------------------- query, graph, verify
+
+
+@cli.command()
+@click.argument("sql_or_name", required=False)
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Parameter of a named query.")
+@click.option("--list", "list_", is_flag=True, help="List the named queries.")
+@format_option()
+@pass_ctx
+@handle_errors
+def query(obj: Ctx, sql_or_name: str | None, params: tuple[str, ...], list_: bool, fmt: str | None) -> None:
+    """Run raw SQL or a named query from queries/ against the store (read-only).
+
+    \b
+    Example:
+      clawtrace query --list
+      clawtrace query sensitive_reads -p session=s-incident-1
+      clawtrace query "SELECT kind, count(*) FROM events GROUP BY kind"
+    """
+    from clawtrace import queries
+
+    if list_:
+        _emit([{"name": q.name, "params": ", ".join(q.params), "description": q.description} for q in queries.load_all().values()], fmt)
+        return
+    if not sql_or_name:
+        raise click.UsageError("give SQL or a query name; see: clawtrace query --list")
+    kv: dict[str, Any] = {}
+    for p in params:
+        if "=" not in p:
+            raise click.BadParameter(f"{p!r} is not NAME=VALUE", param_hint="--param")
+        k, v = p.split("=", 1)
+        kv[k] = v
+    with obj.reader() as store:
+        if sql_or_name in queries.load_all():
+            cols, rows = queries.run(store, sql_or_name, **kv)
+        else:
+            if kv:
+                raise click.UsageError(f"{sql_or_name!r} is not a named query, so it takes no --param")
+            if " " not in sql_or_name.strip():
+                raise NotFoundError(f"no named query {sql_or_name!r}; list them: clawtrace query --list")
+            cols, rows = store.sql(sql_or_name)
+    _emit([dict(zip(cols, r)) for r in rows], fmt, cols)
+
+
+@cli.command()
+@click.argument("event")
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+@click.option("--direction", type=click.Choice(["why", "impact"]), default="why", show_default=True)
+@click.option("--max-nodes", default=200, show_default=True)
+@pass_ctx
+@handle_errors
+def graph(obj: Ctx, event: str, fmt: str, direction: str, max_nodes: int) -> None:
+    """The causal graph of EVENT as Graphviz DOT or Mermaid.
+
+    \b
+    Example:
+      clawtrace graph EVENT | dot -Tsvg > chain.svg
+    """
+    from clawtrace import graph as g
+    from clawtrace.report.graphs import to_dot, to_mermaid
+
+    with obj.reader() as store:
+        chain = (g.why if direction == "why" else g.impact)(store, event, max_nodes=max_nodes).as_dict()
+    sys.stdout.write(to_dot(chain) if fmt == "dot" else to_mermaid(chain))
+
+
+@cli.command()
+@format_option()
+@pass_ctx
+@handle_errors
+def verify(obj: Ctx, fmt: str | None) -> None:
+    """Recompute the ingest hash chain; name every batch, event or edge edited,
+    inserted or deleted after it was stored. Exit 1 when anything was."""
+    from clawtrace.report.render import write_json
+    from clawtrace.store import verify as verify_
+
+    with obj.reader() as store:
+        rep = verify_(store)
+    f = _fmt(fmt)
+    if f == "json":
+        write_json({"ok": rep.ok, "batches": rep.batches, "events": rep.events, "edges": rep.edges, "head": rep.head, "findings": [x.as_dict() for x in rep.findings]}, sys.stdout)
+    elif f in ("jsonl", "csv"):
+        _emit([x.as_dict() for x in rep.findings], f, ["problem", "table", "batch_id", "ref", "detail"])
+    else:
+        if rep.ok:
+            sys.stdout.write(f"ok: {rep.batches} batches, {rep.events} events, {rep.edges} edges match the hash chain (head {rep.head[:16]})\n")
+        else:
+            _emit([x.as_dict() for x in rep.findings], "table")
+    if not rep.ok:
+        raise click.ClickException(f"{len(rep.findings)} tampering finding(s) in {obj.db}")
+
+
+@cli.command()
+@pass_ctx
+@handle_errors
+def migrate(obj: Ctx) -> None:
+    """Upgrade the store's schema to this clawtrace's (append-only migrations)."""
+    with obj.writer() as store:
+        pass
+    say(f"{obj.db} is at schema version {_schema(obj)}")
+
+
+def _schema(obj: Ctx) -> int:
+    with obj.reader() as store:
+        return int(store.schema_version())
+
+
+@cli.group("config")
+def config_() -> None:
+    """Settings and where their values come from."""
+
+
+@config_.command("show")
+@format_option()
+def config_show(fmt: str | None) -> None:
+    """Print every setting, its resolved value and its origin."""
+    rows = []
+    for s in config.SETTINGS:
+        v, origin = config.resolve(s.name)
+        rows.append({"name": s.name, "value": v, "from": origin, "env": s.env, "doc": s.doc})
+    _emit(rows, fmt)
+
+
+def main() -> None:
+    """Entry point of the ``clawtrace`` console script."""
+    cli(prog_name="clawtrace")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Presentation: row formats, human renderings of chains, and graphs."""

@@ -1,0 +1,689 @@
+"""The one ingest pipeline: normalise, fingerprint, redact, derive edges, hash-chain, write.
+
+Every source (OTLP files, the receiver, the SDK exporter, OpenClaw importers) builds a
+``model.Batch`` and calls ``ingest``. One call is one transaction: either the whole batch
+is stored with its ``ingest_log`` row, or nothing is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from clawtrace import fingerprint as fp
+from clawtrace import redact as rd
+from clawtrace import semconv as sc
+from clawtrace.model import PARENT_EDGE, Batch, Edge, Event, artifact_kind, parent_edge_kind
+from clawtrace.semconv import ContentRole, EdgeKind, EventKind, Sensitivity, content_role
+from clawtrace.store._store import Store, _wrap
+
+__all__ = ["IngestResult", "ingest", "EVENT_HASH_SQL", "EDGE_HASH_SQL"]
+
+log = logging.getLogger(__name__)
+
+_ENC_NAMES = {int(e): e.name.lower() for e in fp.Enc}
+_MAX_FLOW_SOURCES = 8
+"""A later input keeps at most this many data_flow sources (the best-matching ones)."""
+_MAX_HASH_FANOUT = 64
+"""A k-gram hash seen in more outputs than this is boilerplate, not evidence."""
+
+
+def _hash_expr(cols: Iterable[str]) -> str:
+    parts = [f"coalesce(CAST({c} AS VARCHAR), '\u2205')" for c in cols]
+    return "sha256(concat_ws('\u241f', " + ", ".join(parts) + "))"
+
+
+_EVENT_HASHED = (
+    "seq",
+    "event_id",
+    "kind",
+    "epoch_ns(ts)",
+    "session_id",
+    "agent_id",
+    "run_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "tool_call_id",
+    "tool_name",
+    "artifact",
+    "trust",
+    "sensitivity",
+    "source",
+    "summary",
+    "content_sha256",
+    "content_size",
+    "content",
+    "attrs",
+    "batch_id",
+)
+EVENT_HASH_SQL = _hash_expr(_EVENT_HASHED)
+"""SQL for an event row's hash; ``verify`` recomputes it."""
+EDGE_HASH_SQL = _hash_expr(("edge_seq", "src", "dst", "kind", "confidence", "evidence", "batch_id"))
+"""SQL for an edge row's hash; ``verify`` recomputes it."""
+
+_STAGED_EVENT_COLS = [c for c in _EVENT_HASHED if c != "epoch_ns(ts)"]
+_STAGED_EVENT_COLS.insert(3, "ts")
+
+
+@dataclasses.dataclass(slots=True)
+class IngestResult:
+    """What one ``ingest`` call added."""
+
+    batch_id: int | None = None
+    events: int = 0
+    edges: int = 0
+    spans: int = 0
+    skipped: int = 0
+    """Events already in the store (re-ingest adds nothing)."""
+    pending: int = 0
+    """Edges waiting for their other end to arrive."""
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, other: IngestResult) -> None:
+        """Accumulate another result into this one."""
+        self.events += other.events
+        self.edges += other.edges
+        self.spans += other.spans
+        self.skipped += other.skipped
+        self.pending = other.pending
+        self.problems.extend(other.problems)
+        self.batch_id = other.batch_id or self.batch_id
+
+
+# ---------------------------------------------------------------------------- preparation
+
+
+@dataclasses.dataclass(slots=True)
+class _Prepared:
+    rows: dict[str, list[Any]]
+    fp_seq: list[np.ndarray]
+    fp_role: list[str]
+    fp_hash: list[np.ndarray]
+    fp_pos: list[np.ndarray]
+    fp_enc: list[np.ndarray]
+    secrets: list[tuple[int, str, str, str]]
+    artifacts: dict[str, tuple[str, str, str, int]]
+
+
+def _redact_str(s: str | None, hits: list[rd.SecretHit] | None = None) -> str | None:
+    if s is None or s == "":
+        return s
+    out, h = rd.redact(s)
+    if hits is not None:
+        hits.extend(h)
+    return out
+
+
+def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: bool) -> _Prepared:
+    cols: dict[str, list[Any]] = {c: [] for c in _STAGED_EVENT_COLS}
+    prep = _Prepared(cols, [], [], [], [], [], [], {})
+    for i, e in enumerate(events):
+        seq = first_seq + i
+        role = content_role(e.kind)
+        sensitivity = e.sensitivity or Sensitivity.NONE.value
+        content_text: str | None = None
+        content_sha, content_size = e.content_sha256, e.content_size
+        arg_hits: list[rd.SecretHit] = []
+        if e.content is not None:
+            f = fp.fingerprint(e.content, decode=role is ContentRole.IN)
+            content_sha, content_size = f.sha256, f.size
+            if role is not None and len(f.hashes):
+                n = len(f.hashes)
+                prep.fp_seq.append(np.full(n, seq, dtype=np.int64))
+                prep.fp_role.append(role.value)
+                prep.fp_hash.append(f.hashes)
+                prep.fp_pos.append(f.positions.astype(np.int32, copy=False))
+                prep.fp_enc.append(f.encodings)
+            text = e.content.decode("utf-8", "replace")
+            redacted, hits = rd.redact(text)
+            for h in hits:
+                prep.secrets.append((seq, (role or ContentRole.IN).value, h.type, h.digest))
+            if hits and sensitivity == Sensitivity.NONE.value:
+                sensitivity = Sensitivity.SECRET.value
+            if keep_content:
+                content_text = redacted
+        attrs, attr_hits = rd.redact_obj(e.attrs) if e.attrs else ({}, [])
+        for h in attr_hits:
+            prep.secrets.append((seq, (role or ContentRole.IN).value, h.type, h.digest))
+        summary = _redact_str(e.summary, arg_hits)
+        artifact = _redact_str(e.artifact, arg_hits)
+        for h in arg_hits:
+            prep.secrets.append((seq, (role or ContentRole.IN).value, h.type, h.digest))
+        row = (
+            seq,
+            e.event_id,
+            e.kind,
+            e.ts,
+            _redact_str(e.session_id),
+            _redact_str(e.agent_id),
+            e.run_id,
+            e.trace_id,
+            e.span_id,
+            e.parent_span_id,
+            e.tool_call_id,
+            _redact_str(e.tool_name),
+            artifact,
+            e.trust,
+            sensitivity,
+            e.source,
+            summary,
+            content_sha,
+            content_size,
+            content_text,
+            json.dumps(attrs, default=str, sort_keys=True, ensure_ascii=False) if attrs else None,
+            batch_id,
+        )
+        for c, v in zip(_STAGED_EVENT_COLS, row):
+            cols[c].append(v)
+        if artifact:
+            prev = prep.artifacts.get(artifact)
+            if prev is None or (prev[1] == Sensitivity.NONE.value and sensitivity != Sensitivity.NONE.value):
+                prep.artifacts[artifact] = (artifact_kind(artifact), sensitivity, e.trust, e.ts)
+    return prep
+
+
+def _events_table(prep: _Prepared) -> pa.Table:
+    c = prep.rows
+    return pa.table(
+        {
+            "seq": pa.array(c["seq"], pa.int64()),
+            "event_id": pa.array(c["event_id"], pa.string()),
+            "kind": pa.array(c["kind"], pa.string()),
+            "ts": pa.array(c["ts"], pa.timestamp("ns")),
+            **{
+                k: pa.array(c[k], pa.string())
+                for k in (
+                    "session_id",
+                    "agent_id",
+                    "run_id",
+                    "trace_id",
+                    "span_id",
+                    "parent_span_id",
+                    "tool_call_id",
+                    "tool_name",
+                    "artifact",
+                    "trust",
+                    "sensitivity",
+                    "source",
+                    "summary",
+                    "content_sha256",
+                )
+            },
+            "content_size": pa.array(c["content_size"], pa.int64()),
+            "content": pa.array(c["content"], pa.string()),
+            "attrs": pa.array(c["attrs"], pa.string()),
+            "batch_id": pa.array(c["batch_id"], pa.int64()),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------- the pipeline
+
+
+def ingest(store: Store, batch: Batch, *, keep_content: bool = False, source: str = "otlp") -> IngestResult:
+    """Store one batch: new events, their fingerprints, secrets and edges, in one transaction."""
+    if store.read_only:
+        raise _wrap(store.path, duckdb.Error("store opened read-only"))
+    try:
+        return _ingest(store, batch, keep_content=keep_content, source=source)
+    except duckdb.Error as e:
+        try:
+            store.con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise _wrap(store.path, e) from e
+
+
+def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> IngestResult:
+    con = store.con
+    result = IngestResult(problems=list(batch.problems))
+
+    # 1. Drop duplicates: within the batch, and events already stored (idempotent re-ingest).
+    seen: set[str] = set()
+    events: list[Event] = []
+    for e in batch.events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            events.append(e)
+    if events:
+        existing = {
+            r[0]
+            for r in con.execute(
+                "SELECT event_id FROM events WHERE event_id IN (SELECT unnest($ids::VARCHAR[]))",
+                {"ids": [e.event_id for e in events]},
+            ).fetchall()
+        }
+        if existing:
+            result.skipped = sum(1 for e in events if e.event_id in existing)
+            events = [e for e in events if e.event_id not in existing]
+    events.sort(key=lambda e: (e.ts, e.event_id))
+
+    row = con.execute(
+        "SELECT coalesce(max(batch_id), 0), coalesce(max(event_hi), -1), coalesce(max(edge_hi), -1) FROM ingest_log"
+    ).fetchone()
+    assert row is not None
+    batch_id, first_seq, first_edge = int(row[0]) + 1, int(row[1]) + 1, int(row[2]) + 1
+
+    prep = _prepare(events, first_seq, batch_id, keep_content)
+
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if events:
+            staged = _events_table(prep)  # noqa: F841 - read by DuckDB's replacement scan
+            con.execute(
+                f"INSERT INTO events SELECT {', '.join(_STAGED_EVENT_COLS)}, {EVENT_HASH_SQL} AS row_hash FROM staged"
+            )
+            _write_fingerprints(con, prep)
+            if prep.secrets:
+                sec = pa.table(  # noqa: F841
+                    {
+                        "seq": pa.array([s[0] for s in prep.secrets], pa.int64()),
+                        "role": [s[1] for s in prep.secrets],
+                        "type": [s[2] for s in prep.secrets],
+                        "digest": [s[3] for s in prep.secrets],
+                    }
+                )
+                con.execute("INSERT INTO secrets SELECT DISTINCT * FROM sec")
+            _write_artifacts(con, prep, batch)
+        result.spans = _write_spans(con, batch, batch_id)
+
+        # 2. Edges: explicit ones (span links, parentage, importer knowledge), pending ones
+        # whose other end has now arrived, and derived ones (call ids, fingerprints, artifacts).
+        last_seq = first_seq + len(events) - 1
+        _stage_edges(con, batch.edges)
+        if events:
+            _derive_edges(con, first_seq, last_seq)
+        n_edges, result.pending = _commit_edges(con, first_seq, first_edge, batch_id)
+        result.edges = n_edges
+        result.events = len(events)
+
+        if events or n_edges:
+            _touch_sessions(con, first_seq, last_seq, first_edge, n_edges)
+            _log_batch(con, batch_id, source, first_seq, last_seq, first_edge, first_edge + n_edges - 1)
+            result.batch_id = batch_id
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for t in ("_new_edges", "_cand_edges"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+    return result
+
+
+def _write_fingerprints(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> None:
+    if not prep.fp_seq:
+        return
+    roles = np.concatenate([np.full(len(h), r == "out") for h, r in zip(prep.fp_hash, prep.fp_role)])
+    fpt = pa.table(  # noqa: F841
+        {
+            "seq": np.concatenate(prep.fp_seq),
+            "role": pa.array(np.where(roles, "out", "in").tolist(), pa.string()),
+            "hash": np.concatenate(prep.fp_hash).astype(np.uint64, copy=False),
+            "pos": np.concatenate(prep.fp_pos).astype(np.int32, copy=False),
+            "enc": np.concatenate(prep.fp_enc).astype(np.uint8, copy=False),
+        }
+    )
+    con.execute("INSERT INTO fingerprints SELECT * FROM fpt")
+
+
+def _write_artifacts(con: duckdb.DuckDBPyConnection, prep: _Prepared, batch: Batch) -> None:
+    arts = dict(prep.artifacts)
+    extra_attrs: dict[str, str] = {}
+    for a in batch.artifacts:
+        uri, _ = rd.redact(a.uri)
+        k, s, t, ts = arts.get(uri, (a.kind, a.sensitivity, a.trust, None))
+        if a.sensitivity != Sensitivity.NONE.value:
+            s = a.sensitivity
+        arts[uri] = (a.kind or k, s, a.trust if a.trust != "unknown" else t, ts)  # type: ignore[assignment]
+        if a.attrs:
+            extra_attrs[uri] = json.dumps(rd.redact_obj(a.attrs)[0], default=str, sort_keys=True)
+    if not arts:
+        return
+    uris = list(arts)
+    art = pa.table(  # noqa: F841
+        {
+            "uri": uris,
+            "kind": [arts[u][0] for u in uris],
+            "sensitivity": [arts[u][1] for u in uris],
+            "trust": [arts[u][2] for u in uris],
+            "first_seen": pa.array([arts[u][3] for u in uris], pa.timestamp("ns")),
+            "attrs": pa.array([extra_attrs.get(u) for u in uris], pa.string()),
+        }
+    )
+    con.execute("INSERT INTO artifacts SELECT * FROM art WHERE uri NOT IN (SELECT uri FROM artifacts)")
+    # Sensitivity only ever rises: a credential file stays a credential file.
+    con.execute(
+        """
+        UPDATE artifacts SET sensitivity = art.sensitivity FROM art
+        WHERE artifacts.uri = art.uri AND artifacts.sensitivity = 'none' AND art.sensitivity <> 'none'
+        """
+    )
+
+
+def _write_spans(con: duckdb.DuckDBPyConnection, batch: Batch, batch_id: int) -> int:
+    if not batch.spans:
+        return 0
+    rows: dict[str, list[Any]] = {k: [] for k in ("trace_id", "span_id", "parent_span_id", "name", "start_ts", "end_ts", "attrs", "resource", "scope", "status_code")}
+    for s in batch.spans:
+        rows["trace_id"].append(s.get("trace_id"))
+        rows["span_id"].append(s.get("span_id"))
+        rows["parent_span_id"].append(s.get("parent_span_id"))
+        rows["name"].append(_redact_str(str(s.get("name", ""))))
+        rows["start_ts"].append(s.get("start_ns"))
+        rows["end_ts"].append(s.get("end_ns"))
+        for k in ("attrs", "resource"):
+            v = s.get(k)
+            rows[k].append(json.dumps(rd.redact_obj(v)[0], default=str, sort_keys=True) if v else None)
+        rows["scope"].append(s.get("scope"))
+        rows["status_code"].append(s.get("status_code"))
+    sp = pa.table(  # noqa: F841
+        {
+            **{k: pa.array(rows[k], pa.string()) for k in ("trace_id", "span_id", "parent_span_id", "name")},
+            "start_ts": pa.array(rows["start_ts"], pa.timestamp("ns")),
+            "end_ts": pa.array(rows["end_ts"], pa.timestamp("ns")),
+            "attrs": pa.array(rows["attrs"], pa.string()),
+            "resource": pa.array(rows["resource"], pa.string()),
+            "scope": pa.array(rows["scope"], pa.string()),
+            "status_code": pa.array(rows["status_code"], pa.int32()),
+        }
+    )
+    before = con.execute("SELECT count(*) FROM spans").fetchone()
+    con.execute(
+        f"""
+        INSERT INTO spans SELECT DISTINCT ON (trace_id, span_id) *, {batch_id} FROM sp
+        WHERE NOT EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = sp.trace_id AND s.span_id = sp.span_id)
+        """
+    )
+    after = con.execute("SELECT count(*) FROM spans").fetchone()
+    return int(after[0]) - int(before[0]) if after and before else 0
+
+
+def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
+    """Put explicit edges (by reference) and still-pending ones into ``_cand_edges``."""
+    rows = {"src_ref": [], "dst_ref": [], "kind": [], "confidence": [], "evidence": []}  # type: dict[str, list[Any]]
+    for e in edges:
+        rows["src_ref"].append(e.src)
+        rows["dst_ref"].append(e.dst)
+        rows["kind"].append(e.kind)
+        rows["confidence"].append(float(e.confidence))
+        rows["evidence"].append(json.dumps(rd.redact_obj(e.evidence)[0], default=str, sort_keys=True) if e.evidence else None)
+    ed = pa.table(  # noqa: F841
+        {
+            "src_ref": pa.array(rows["src_ref"], pa.string()),
+            "dst_ref": pa.array(rows["dst_ref"], pa.string()),
+            "kind": pa.array(rows["kind"], pa.string()),
+            "confidence": pa.array(rows["confidence"], pa.float64()),
+            "evidence": pa.array(rows["evidence"], pa.string()),
+        }
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _cand_edges AS SELECT * FROM ed UNION ALL SELECT * FROM pending_edges")
+    con.execute("DELETE FROM pending_edges")
+    # Resolve references: event ids, or span:<trace>:<span> tokens. A span token that names a
+    # raw (unmapped) span is walked up to its parent, so parentage skips HTTP-client spans.
+    for _ in range(8):
+        changed = con.execute(
+            """
+            UPDATE _cand_edges SET src_ref = 'span:' || s.trace_id || ':' || s.parent_span_id
+            FROM spans s
+            WHERE _cand_edges.src_ref = 'span:' || s.trace_id || ':' || s.span_id
+              AND _cand_edges.kind = 'child_of' AND s.parent_span_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id)
+            """
+        ).fetchone()
+        if not changed or not changed[0]:
+            break
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _new_edges AS
+        WITH refs AS (
+            SELECT DISTINCT r AS ref FROM (SELECT src_ref AS r FROM _cand_edges UNION ALL SELECT dst_ref FROM _cand_edges)
+        ),
+        resolved AS (
+            SELECT refs.ref, min(e.seq) AS seq, any_value(e.kind) AS kind
+            FROM refs JOIN events e
+              ON (refs.ref LIKE 'span:%' AND e.trace_id = split_part(refs.ref, ':', 2) AND e.span_id = split_part(refs.ref, ':', 3))
+              OR (refs.ref NOT LIKE 'span:%' AND e.event_id = refs.ref)
+            GROUP BY refs.ref
+        )
+        SELECT s.seq AS src, d.seq AS dst,
+               CASE WHEN c.kind = 'child_of' THEN NULL ELSE c.kind END AS kind,
+               s.kind AS src_kind, d.kind AS dst_kind, c.confidence, c.evidence,
+               c.src_ref, c.dst_ref, c.kind AS ref_kind
+        FROM _cand_edges c LEFT JOIN resolved s ON s.ref = c.src_ref LEFT JOIN resolved d ON d.ref = c.dst_ref
+        """
+    )
+    # Unresolved ends wait in pending_edges for a later batch.
+    con.execute(
+        """
+        INSERT INTO pending_edges
+        SELECT DISTINCT src_ref, dst_ref, ref_kind, confidence, evidence FROM _new_edges WHERE src IS NULL OR dst IS NULL
+        """
+    )
+    con.execute("DELETE FROM _new_edges WHERE src IS NULL OR dst IS NULL")
+    # Parentage gets its kind from the two events' kinds.
+    pairs = con.execute("SELECT DISTINCT src_kind, dst_kind FROM _new_edges WHERE kind IS NULL").fetchall()
+    for sk, dk in pairs:
+        k = parent_edge_kind(sk, dk)
+        con.execute(
+            "UPDATE _new_edges SET kind = $k WHERE kind IS NULL AND src_kind = $sk AND dst_kind = $dk",
+            {"k": k, "sk": sk, "dk": dk},
+        )
+    con.execute("DELETE FROM _new_edges WHERE kind IS NULL")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _new_edges AS SELECT src, dst, kind, confidence, evidence FROM _new_edges"
+    )
+
+
+def _derive_edges(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> None:
+    """Add derived edges touching the new events [lo, hi] to ``_new_edges``."""
+    params = {"lo": lo, "hi": hi}
+    # returned: same session + tool call id.
+    con.execute(
+        """
+        INSERT INTO _new_edges
+        SELECT c.seq, r.seq, 'returned', 1.0, '{"via":"tool_call_id"}'
+        FROM events c JOIN events r
+          ON c.tool_call_id = r.tool_call_id AND c.session_id IS NOT DISTINCT FROM r.session_id
+        WHERE c.kind = 'tool.call' AND r.kind = 'tool.result' AND (c.seq >= $lo OR r.seq >= $lo)
+        """,
+        params,
+    )
+    # effect: what a tool call did, by call id (importers) when parentage is unknown.
+    con.execute(
+        """
+        INSERT INTO _new_edges
+        SELECT c.seq, x.seq, 'effect', 0.9, '{"via":"tool_call_id"}'
+        FROM events c JOIN events x
+          ON c.tool_call_id = x.tool_call_id AND c.session_id IS NOT DISTINCT FROM x.session_id
+        WHERE c.kind = 'tool.call'
+          AND x.kind IN ('file.read','file.write','file.delete','memory.read','memory.write','skill.load',
+                         'skill.install','process.exec','net.egress','net.fetch','policy.decision')
+          AND (c.seq >= $lo OR x.seq >= $lo)
+        """,
+        params,
+    )
+    # wrote_read: a read of an artifact after a write of it (any session), latest write wins.
+    con.execute(
+        """
+        INSERT INTO _new_edges
+        SELECT w.seq, r.seq, 'wrote_read', 1.0,
+               json_object('artifact', r.artifact, 'cross_session', w.session_id IS DISTINCT FROM r.session_id)
+        FROM events r JOIN events w ON w.artifact = r.artifact AND w.ts <= r.ts AND w.seq <> r.seq
+        WHERE r.kind IN ('file.read','memory.read') AND w.kind IN ('file.write','memory.write')
+          AND r.artifact IN (SELECT artifact FROM events WHERE seq BETWEEN $lo AND $hi AND artifact IS NOT NULL)
+          AND (r.seq >= $lo OR w.seq >= $lo)
+        QUALIFY row_number() OVER (PARTITION BY r.seq ORDER BY w.ts DESC, w.seq DESC) = 1
+        """,
+        params,
+    )
+    # data_flow: an earlier output's k-gram hashes found in a later input (raw or decoded).
+    con.execute(
+        f"""
+        INSERT INTO _new_edges
+        WITH new_fp AS (SELECT * FROM fingerprints WHERE seq BETWEEN $lo AND $hi),
+        pairs AS (
+            SELECT o.seq AS src, i.seq AS dst, o.hash, o.pos AS out_pos, i.pos AS in_pos, i.enc
+            FROM new_fp i JOIN fingerprints o ON o.hash = i.hash AND o.role = 'out'
+            WHERE i.role = 'in' AND o.seq <> i.seq
+            UNION ALL
+            SELECT o.seq, i.seq, o.hash, o.pos, i.pos, i.enc
+            FROM new_fp o JOIN fingerprints i ON i.hash = o.hash AND i.role = 'in'
+            WHERE o.role = 'out' AND i.seq < $lo
+        ),
+        common AS (
+            SELECT hash FROM pairs GROUP BY hash HAVING count(DISTINCT src) > {_MAX_HASH_FANOUT}
+        ),
+        agg AS (
+            SELECT src, dst, count(DISTINCT hash) AS n, min(out_pos) AS out_pos, min(in_pos) AS in_pos,
+                   max(enc) AS enc, max(out_pos) - min(out_pos) AS out_span
+            FROM pairs WHERE hash NOT IN (SELECT hash FROM common)
+            GROUP BY src, dst
+        )
+        SELECT a.src, a.dst, 'data_flow',
+               least(1.0, 0.5 + 0.1 * a.n),
+               json_object('matched_hashes', a.n,
+                           'matched_bytes', least(greatest(a.out_span + {fp.K}, {fp.K + fp.W - 1}), coalesce(s.content_size, 0), coalesce(d.content_size, 0)),
+                           'out_offset', a.out_pos, 'in_offset', a.in_pos,
+                           'encoding', CASE a.enc {" ".join(f"WHEN {k} THEN '{v}'" for k, v in _ENC_NAMES.items())} ELSE 'raw' END,
+                           'from', s.kind, 'to', d.kind)
+        FROM agg a JOIN events s ON s.seq = a.src JOIN events d ON d.seq = a.dst
+        WHERE s.ts <= d.ts
+        QUALIFY row_number() OVER (PARTITION BY a.dst ORDER BY a.n DESC, s.ts DESC) <= {_MAX_FLOW_SOURCES}
+        """,
+        params,
+    )
+
+
+def _result_carries_reads(con: duckdb.DuckDBPyConnection) -> None:
+    """A tool call's result carries what the call read: data_flow read -> result, by shared call."""
+    calls = [r[0] for r in con.execute("SELECT DISTINCT src FROM _new_edges WHERE kind IN ('effect', 'returned')").fetchall()]
+    if not calls:
+        return
+    ids = ",".join(str(int(c)) for c in calls)
+    con.execute(
+        f"""
+        INSERT INTO _new_edges
+        WITH all_e AS (
+            SELECT src, dst, kind FROM _new_edges WHERE kind IN ('effect', 'returned')
+            UNION SELECT src, dst, kind FROM edges WHERE src IN ({ids}) AND kind IN ('effect', 'returned')
+        )
+        SELECT x.dst, r.dst, 'data_flow', 0.9, '{{"via":"tool_result","note":"the call returned what it read"}}'
+        FROM all_e x JOIN all_e r ON x.src = r.src AND x.kind = 'effect' AND r.kind = 'returned'
+        JOIN events xe ON xe.seq = x.dst
+        WHERE xe.kind IN ('file.read', 'memory.read', 'skill.load', 'net.fetch')
+        """
+    )
+
+
+def _commit_edges(con: duckdb.DuckDBPyConnection, lo: int, first_edge: int, batch_id: int) -> tuple[int, int]:
+    """Deduplicate ``_new_edges`` against the store and append them; return (added, pending)."""
+    _result_carries_reads(con)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _new_edges AS
+        SELECT n.* FROM (
+            SELECT src, dst, kind, max(confidence) AS confidence, any_value(evidence) AS evidence
+            FROM _new_edges WHERE src <> dst GROUP BY src, dst, kind
+        ) n
+        WHERE (n.src >= {lo} OR n.dst >= {lo})
+           OR NOT EXISTS (SELECT 1 FROM edges e WHERE e.dst = n.dst AND e.src = n.src AND e.kind = n.kind)
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO edges
+        SELECT edge_seq, src, dst, kind, confidence, evidence, batch_id, {EDGE_HASH_SQL}
+        FROM (
+            SELECT {first_edge} + row_number() OVER (ORDER BY dst, src, kind) - 1 AS edge_seq,
+                   src, dst, kind, confidence, evidence::JSON AS evidence, {batch_id} AS batch_id
+            FROM _new_edges
+        )
+        """
+    )
+    n = con.execute("SELECT count(*) FROM _new_edges").fetchone()
+    pending = con.execute("SELECT count(*) FROM pending_edges").fetchone()
+    return int(n[0]) if n else 0, int(pending[0]) if pending else 0
+
+
+def _touch_sessions(con: duckdb.DuckDBPyConnection, lo: int, hi: int, first_edge: int, n_edges: int) -> None:
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _touched AS
+        SELECT DISTINCT session_id FROM events WHERE seq BETWEEN $lo AND $hi AND session_id IS NOT NULL
+        """,
+        {"lo": lo, "hi": hi},
+    )
+    con.execute("DELETE FROM sessions WHERE session_id IN (SELECT session_id FROM _touched)")
+    parent = f"$.\"{sc.SESSION_PARENT}\""
+    con.execute(
+        f"""
+        INSERT INTO sessions
+        SELECT session_id, any_value(agent_id) FILTER (WHERE agent_id IS NOT NULL), min(ts), max(ts), count(*),
+               string_agg(DISTINCT source, ',' ORDER BY source),
+               any_value(json_extract_string(attrs, '{parent}'))
+                   FILTER (WHERE json_extract_string(attrs, '{parent}') IS NOT NULL),
+               list_filter([
+                   CASE WHEN bool_or(trust = 'untrusted') THEN 'untrusted-input' END,
+                   CASE WHEN bool_or(sensitivity IN ('secret', 'credential')) THEN 'sensitive-read' END,
+                   CASE WHEN bool_or(kind = 'net.egress') THEN 'egress' END,
+                   CASE WHEN bool_or(kind = 'process.exec') THEN 'exec' END,
+                   CASE WHEN bool_or(kind = 'memory.write') THEN 'memory-write' END
+               ], x -> x IS NOT NULL)
+        FROM events WHERE session_id IN (SELECT session_id FROM _touched)
+        GROUP BY session_id
+        """
+    )
+    con.execute("DROP TABLE _touched")
+
+
+def batch_digest(con: duckdb.DuckDBPyConnection, batch_id: int) -> str:
+    """Digest of a batch's stored rows: sha256 over its event and edge row hashes in order."""
+    row = con.execute(
+        """
+        SELECT (SELECT coalesce(string_agg(row_hash, '' ORDER BY seq), '') FROM events WHERE batch_id = $b),
+               (SELECT coalesce(string_agg(row_hash, '' ORDER BY edge_seq), '') FROM edges WHERE batch_id = $b)
+        """,
+        {"b": batch_id},
+    ).fetchone()
+    assert row is not None
+    return hashlib.sha256(f"{batch_id}|{row[0]}|{row[1]}".encode()).hexdigest()
+
+
+def chain_next(prev_chain: str, digest: str) -> str:
+    """``chain = sha256(prev_chain || batch_digest)``."""
+    return hashlib.sha256((prev_chain + digest).encode()).hexdigest()
+
+
+GENESIS = "0" * 64
+
+
+def _log_batch(con: duckdb.DuckDBPyConnection, batch_id: int, source: str, lo: int, hi: int, elo: int, ehi: int) -> None:
+    prev = con.execute("SELECT chain FROM ingest_log ORDER BY batch_id DESC LIMIT 1").fetchone()
+    prev_chain = prev[0] if prev else GENESIS
+    digest = batch_digest(con, batch_id)
+    con.execute(
+        "INSERT INTO ingest_log VALUES ($b, make_timestamp_ns($t), $s, $lo, $hi, $elo, $ehi, $d, $p, $c)",
+        {
+            "b": batch_id,
+            "t": time.time_ns(),
+            "s": source,
+            "lo": lo,
+            "hi": hi,
+            "elo": elo,
+            "ehi": ehi,
+            "d": digest,
+            "p": prev_chain,
+            "c": chain_next(prev_chain, digest),
+        },
+    )
