@@ -1,0 +1,449 @@
+"""Winnowing fingerprints: find a fragment of one content inside another (DESIGN.md section 5).
+
+A fingerprint keeps, for every window of ``W`` consecutive ``K``-byte k-grams, the k-gram
+with the smallest hash (Schleimer, Wilkerson and Aiken, "Winnowing", SIGMOD 2003). Any
+substring of ``K + W - 1 = 32`` bytes or more shared by two contents contains a whole
+window, whose minimum is the same k-gram in both, so the two fingerprints share a hash.
+
+Inputs (what an action used) are also fingerprinted after cheap decodings, so a secret
+file's body that leaves base64-, hex- or URL-encoded, or gzipped then base64-encoded, still
+matches the raw fingerprint of the file it came from.
+
+Everything is vectorised with numpy: the input is viewed as an unaligned ``uint64`` at every
+offset, so a k-gram hash is a few whole-array operations; the window minimum is a log-step
+sliding minimum; decodings are found by compiled regexes over the bytes. Work is done in
+chunks that overlap by ``K + W - 2`` bytes, which keeps the arrays in cache and memory flat
+without losing a window.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import enum
+import hashlib
+import re
+import urllib.parse
+import zlib
+from typing import Final
+
+import numpy as np
+
+__all__ = [
+    "K",
+    "W",
+    "GUARANTEE",
+    "Enc",
+    "Fingerprint",
+    "Overlap",
+    "winnow",
+    "fingerprint",
+    "overlap",
+    "contains_fragment",
+]
+
+K: Final = 16
+"""Length of a k-gram, in bytes."""
+
+W: Final = 17
+"""Winnowing window, in k-grams."""
+
+GUARANTEE: Final = K + W - 1
+"""A common substring at least this long (32 bytes) always yields a common hash."""
+
+
+class Enc(enum.IntEnum):
+    """In which variant of the content a hash was found."""
+
+    RAW = 0
+    BASE64 = 1
+    HEX = 2
+    URL = 3
+    GZIP = 4
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The sha256, size and winnowing fingerprint of one content.
+
+    ``hashes`` are unique. ``positions[i]`` is where ``hashes[i]`` was first selected: an
+    offset in the raw content for ``Enc.RAW``; for a decoded variant, the offset in the raw
+    content where the encoded run (base64 run, hex run, URL token, gzip stream) starts.
+    """
+
+    sha256: str
+    size: int
+    hashes: np.ndarray
+    positions: np.ndarray
+    encodings: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Overlap:
+    """What two fingerprints share.
+
+    ``matched_bytes`` is an estimate: the matched k-grams of the first content are grouped
+    into runs no more than a window apart, each run counts from its first k-gram to the end
+    of its last, and the total is capped at the first content's size. ``encoding`` is the
+    variant of the second content in which most matches were found.
+    """
+
+    count: int
+    matched_bytes: int
+    out_offset: int
+    in_offset: int
+    encoding: str
+
+
+# --------------------------------------------------------------------------- hashing
+
+_CHUNK: Final = 32 * 1024
+"""Windows per chunk. 32 KiB keeps every temporary array (8 bytes per offset) in L2 cache."""
+
+_SPAN: Final = K + W - 2
+"""Extra bytes a chunk reads past its last window start (the end of that window)."""
+
+_POS_BITS: Final = 20
+"""Low bits of a selection key that hold the k-gram's offset in its chunk (tie-break)."""
+
+_POS_MASK: Final = np.uint64((1 << _POS_BITS) - 1)
+_KEY_MASK: Final = np.uint64(((1 << 64) - 1) ^ ((1 << _POS_BITS) - 1))
+_M1: Final = np.uint64(0xBF58476D1CE4E5B9)
+_M2: Final = np.uint64(0x94D049BB133111EB)
+_S29: Final = np.uint64(29)
+_ARANGE: Final = np.arange(_CHUNK + _SPAN + 1, dtype=np.uint64)
+_EMPTY_U64: Final = np.zeros(0, dtype=np.uint64)
+_EMPTY_I64: Final = np.zeros(0, dtype=np.int64)
+
+assert _CHUNK + _SPAN < (1 << _POS_BITS)
+
+
+def _u64_view(buf: np.ndarray, count: int) -> np.ndarray:
+    """``count`` little-endian uint64 read at every byte offset of ``buf`` (no copy)."""
+    return np.ndarray(shape=(count,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
+
+
+def _kgram_hashes(u: np.ndarray, n: int) -> np.ndarray:
+    """64-bit hashes of the ``n`` k-grams whose two 8-byte halves are ``u[i]`` and ``u[i + 8]``.
+
+    ``m = x * M1; m ^= m >> 29`` is a bijection of each half whose top bits depend on all
+    of its 8 bytes; the halves are combined as ``m[i] ^ (m[i + 8] * M2)``, so the top bits
+    (which order the window minimum) depend on all 16 bytes. Five array passes in all.
+    """
+    m = u * _M1
+    m ^= m >> _S29
+    h = m[8 : n + 8] * _M2
+    h ^= m[:n]
+    return h
+
+
+def _winnow_chunk(u: np.ndarray, nk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Selected (hash, offset) pairs of the ``nk`` k-grams of one chunk, offsets ascending.
+
+    Selection key = the hash's top 44 bits with the k-gram's offset in the low 20 bits, so
+    the window minimum is the smallest hash and, on a tie of those bits, the leftmost
+    k-gram: a function of the window's bytes only, which is what the guarantee needs.
+    """
+    h = _kgram_hashes(u, nk)
+    key = h & _KEY_MASK
+    key |= _ARANGE[:nk]
+    if nk >= W:
+        # Sliding minimum over W = 17 by doubling: widths 2, 4, 8, 16, then 17.
+        w = np.minimum(key[:-1], key[1:])
+        w = np.minimum(w[:-2], w[2:])
+        w = np.minimum(w[:-4], w[4:])
+        w = np.minimum(w[:-8], w[8:])
+        w = np.minimum(w[:-1], w[1:])
+    else:
+        # Fewer k-grams than a window: the whole content is one window.
+        w = key.min(keepdims=True)
+    # The leftmost minimum's offset never decreases as the window slides: keep run starts.
+    change = np.empty(len(w), dtype=bool)
+    change[0] = True
+    np.not_equal(w[1:], w[:-1], out=change[1:])
+    pos = (w[change] & _POS_MASK).astype(np.int64)
+    return h[pos], pos
+
+
+def _winnow_all(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Selected hashes and offsets of ``data``, in offset order, with repeats."""
+    size = len(data)
+    if size < K:
+        return _EMPTY_U64, _EMPTY_I64
+    buf = np.zeros(size + 8, dtype=np.uint8)
+    buf[:size] = np.frombuffer(data, dtype=np.uint8)
+    total = size - K + 1
+    if total <= _CHUNK + W - 1:
+        return _winnow_chunk(_u64_view(buf, total + 8), total)
+    hs: list[np.ndarray] = []
+    ps: list[np.ndarray] = []
+    nwin = total - W + 1
+    for start in range(0, nwin, _CHUNK):
+        nk = min(_CHUNK, nwin - start) + W - 1
+        h, p = _winnow_chunk(_u64_view(buf[start:], nk + 8), nk)
+        hs.append(h)
+        ps.append(p + start)
+    return np.concatenate(hs), np.concatenate(ps)
+
+
+def _first_unique(hashes: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique hashes (sorted) with the smallest ``rank`` (int64) of each."""
+    if len(hashes) == 0:
+        return _EMPTY_U64, _EMPTY_I64
+    sorted_h = np.sort(hashes)
+    if not np.any(sorted_h[1:] == sorted_h[:-1]):
+        # All distinct (the common case): a plain sort is several times cheaper than argsort.
+        return hashes, rank
+    order = np.argsort(hashes)
+    h = hashes[order]
+    first = np.empty(len(h), dtype=bool)
+    first[0] = True
+    np.not_equal(h[1:], h[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return h[starts], np.minimum.reduceat(rank[order], starts)
+
+
+def winnow(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The winnowing fingerprint of ``data``: unique selected hashes and first offsets.
+
+    Returns ``(hashes uint64, positions int64)``, sorted by hash; empty arrays when
+    ``data`` is shorter than ``K``. ``positions[i]`` is the offset of the first k-gram
+    selected with hash ``hashes[i]``.
+    """
+    return _first_unique(*_winnow_all(data))
+
+
+# --------------------------------------------------------------------------- decodings
+
+_GZIP_CAP: Final = 16 * 1024 * 1024
+"""At most this many bytes are gunzipped per content, in total (a gzip bomb stays cheap)."""
+
+_B64_MIN: Final = 24
+_HEX_MIN: Final = 32
+_URL_MIN: Final = GUARANTEE
+"""An encoding is never shorter than what it encodes, so shorter URL tokens cannot match."""
+
+
+def _class_table(chars: bytes) -> bytes:
+    """A ``bytes.translate`` table mapping ``chars`` to ``a`` and every other byte to a space."""
+    table = bytearray(b" " * 256)
+    for c in chars:
+        table[c] = ord("a")
+    return bytes(table)
+
+
+_B64_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+_B64_TABLE: Final = _class_table(_B64_CHARS + b"\r\n")
+_HEX_TABLE: Final = _class_table(b"0123456789abcdefABCDEF")
+_URL_TABLE: Final = _class_table(bytes(range(0x21, 0x7F)))
+_HEX_ESCAPES: Final = re.compile(rb"(?:\\x[0-9a-fA-F]{2}){16,}")
+_PCT_ESCAPE: Final = re.compile(rb"%[0-9A-Fa-f]{2}")
+_GZIP_MAGIC: Final = re.compile(rb"\x1f\x8b\x08")
+_NEWLINES: Final = b"\r\n"
+_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+
+
+def _b64_decodings(run: bytes) -> list[bytes]:
+    """Decodings of one base64 run (std or urlsafe, maybe wrapped), at the plausible alignments.
+
+    A padded or 4-aligned run decodes as is. Otherwise a neighbouring alphabet byte may be
+    glued to either end, so the run is decoded both from its start and up to its end.
+    """
+    clean = run.translate(None, _NEWLINES) if (b"\n" in run or b"\r" in run) else run
+    if b"-" in clean or b"_" in clean:
+        clean = clean.translate(_URLSAFE)
+    body = clean.rstrip(b"=")
+    rem = len(body) % 4
+    if len(clean) != len(body):
+        # Padding marks the end of a 4-character group: align on the end.
+        variants = [clean[len(clean) % 4 :]]
+    elif rem == 0:
+        variants = [clean]
+    else:
+        variants = [body[: len(body) - rem], body[rem:]]
+    out: list[bytes] = []
+    for v in variants:
+        try:
+            out.append(base64.b64decode(v))
+        except (binascii.Error, ValueError):
+            continue
+    return out
+
+
+def _hex_decodings(run: bytes) -> list[bytes]:
+    """Decodings of one hex run; an odd-length run is decoded at both alignments."""
+    if len(run) % 2 == 0:
+        return [binascii.unhexlify(run)]
+    return [binascii.unhexlify(run[:-1]), binascii.unhexlify(run[1:])]
+
+
+def _runs(data: bytes, table: bytes, min_len: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of every run of at least ``min_len`` bytes of ``table``'s class.
+
+    The data is translated to ``a`` (in the class) and spaces, and runs are found with
+    ``bytes.find`` of ``a * min_len``, whose skip search jumps over short words: five times
+    faster than a regex, and the loop is over runs, never over bytes.
+    """
+    marked = data.translate(table)
+    seed = b"a" * min_len
+    out: list[tuple[int, int]] = []
+    i = marked.find(seed)
+    while i >= 0:
+        end = marked.find(b" ", i + min_len)
+        if end < 0:
+            end = len(marked)
+        out.append((i, end))
+        i = marked.find(seed, end)
+    return out
+
+
+class _Variant:
+    """Decoded pieces of one encoding, each tagged with the raw offset it came from."""
+
+    __slots__ = ("pieces", "origins")
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.origins: list[int] = []
+
+    def add(self, piece: bytes, origin: int) -> None:
+        if len(piece) >= K:
+            self.pieces.append(piece)
+            self.origins.append(origin)
+
+
+def _gunzip(data: bytes, start: int, budget: int) -> bytes:
+    """The gzip stream at ``data[start:]``, at most ``budget`` bytes; b"" if it is not one."""
+    d = zlib.decompressobj(wbits=31)
+    try:
+        return d.decompress(data[start:], budget)
+    except zlib.error:
+        return b""
+
+
+def _decoded_variants(data: bytes) -> dict[Enc, _Variant]:
+    """Every cheap decoding found in ``data``, one level deep plus gzip inside base64/hex."""
+    variants = {enc: _Variant() for enc in (Enc.BASE64, Enc.HEX, Enc.URL, Enc.GZIP)}
+    b64, hexv, url, gz = variants[Enc.BASE64], variants[Enc.HEX], variants[Enc.URL], variants[Enc.GZIP]
+    for start, end in _runs(data, _B64_TABLE, _B64_MIN):
+        if data[end : end + 1] == b"=":
+            end += 2 if data[end + 1 : end + 2] == b"=" else 1
+        run = data[start:end]
+        for piece in _b64_decodings(run.strip(_NEWLINES)):
+            b64.add(piece, start)
+        # Hex digits are base64 characters too, so every hex run lies inside a base64 run.
+        if len(run) >= _HEX_MIN:
+            for hs, he in _runs(run, _HEX_TABLE, _HEX_MIN):
+                for piece in _hex_decodings(run[hs:he]):
+                    hexv.add(piece, start + hs)
+    if b"\\x" in data:
+        for m in _HEX_ESCAPES.finditer(data):
+            hexv.add(binascii.unhexlify(m.group().replace(b"\\x", b"")), m.start())
+    if b"%" in data or b"+" in data:
+        for start, end in _runs(data, _URL_TABLE, _URL_MIN):
+            token = data[start:end]
+            escaped = _PCT_ESCAPE.search(token) is not None
+            # "+" alone means a form-encoded space only where "/" is absent (quote_plus
+            # escapes "/"); this skips base64 blobs, which are handled above.
+            if escaped or (b"+" in token and b"/" not in token):
+                url.add(urllib.parse.unquote_to_bytes(token.replace(b"+", b" ")), start)
+    budget = _GZIP_CAP
+    sources = [(data, 0, None)] + [(p, o, b64) for p, o in zip(b64.pieces, b64.origins)]
+    sources += [(p, o, hexv) for p, o in zip(hexv.pieces, hexv.origins)]
+    for blob, origin, parent in sources:
+        if budget <= 0:
+            break
+        if b"\x1f\x8b\x08" not in blob:
+            continue
+        for m in _GZIP_MAGIC.finditer(blob):
+            out = _gunzip(blob, m.start(), budget)
+            budget -= len(out)
+            gz.add(out, origin if parent is not None else m.start())
+            if budget <= 0:
+                break
+    return variants
+
+
+def _winnow_variant(variant: _Variant) -> tuple[np.ndarray, np.ndarray]:
+    """Selected hashes of a variant's pieces, each offset mapped to its raw origin.
+
+    The pieces are concatenated and winnowed once (a k-gram across two pieces is harmless
+    noise; a fragment inside one piece is still whole, so the guarantee holds).
+    """
+    joined = b"".join(variant.pieces)
+    h, p = _winnow_all(joined)
+    if len(h) == 0:
+        return h, p
+    lengths = np.fromiter((len(x) for x in variant.pieces), dtype=np.int64, count=len(variant.pieces))
+    starts = np.cumsum(lengths) - lengths
+    idx = np.searchsorted(starts, p, side="right") - 1
+    origins = np.asarray(variant.origins, dtype=np.int64)
+    return h, origins[idx]
+
+
+# --------------------------------------------------------------------------- public
+
+
+def fingerprint(data: bytes, *, decode: bool = False) -> Fingerprint:
+    """The fingerprint of ``data``; with ``decode``, of its decodings too.
+
+    Use ``decode=True`` for content an action used (an input): base64 runs (std or
+    urlsafe, at least 24 characters, possibly wrapped over lines), hex runs (at least 32
+    digits, or ``\\xNN`` escapes), URL-encoded tokens (with ``%XX`` escapes or ``+``) and
+    gzip streams (raw, or inside a decoded base64 or hex run; at most 16 MiB in all) are
+    decoded and fingerprinted too, their hashes tagged with their ``Enc``. A hash found in
+    several variants keeps the raw one, else the first found.
+    """
+    data = bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    h, p = _winnow_all(data)
+    parts_h = [h]
+    parts_p = [p]
+    parts_e = [np.full(len(h), Enc.RAW, dtype=np.uint8)]
+    if decode and len(data) >= K:
+        for enc, variant in _decoded_variants(data).items():
+            if not variant.pieces:
+                continue
+            vh, vp = _winnow_variant(variant)
+            parts_h.append(vh)
+            parts_p.append(vp)
+            parts_e.append(np.full(len(vh), enc, dtype=np.uint8))
+    if len(parts_h) == 1:
+        hashes, positions = _first_unique(h, p)
+        encodings = np.zeros(len(hashes), dtype=np.uint8)
+    else:
+        # Rank = encoding in the top byte, offset below: raw wins, then the smallest offset.
+        rank = np.concatenate([pp | (int(ee[0]) << 56) if len(ee) else pp for pp, ee in zip(parts_p, parts_e)])
+        hashes, rank = _first_unique(np.concatenate(parts_h), rank)
+        positions = rank & ((1 << 56) - 1)
+        encodings = (rank >> 56).astype(np.uint8)
+    return Fingerprint(sha256=digest, size=len(data), hashes=hashes, positions=positions, encodings=encodings)
+
+
+def overlap(out_fp: Fingerprint, in_fp: Fingerprint) -> Overlap | None:
+    """What ``in_fp`` (an input, usually decoded) shares with ``out_fp`` (an output), or None."""
+    if len(out_fp.hashes) == 0 or len(in_fp.hashes) == 0:
+        return None
+    _, oi, ii = np.intersect1d(out_fp.hashes, in_fp.hashes, assume_unique=True, return_indices=True)
+    if len(oi) == 0:
+        return None
+    out_pos = np.sort(out_fp.positions[oi])
+    gaps = np.diff(out_pos)
+    breaks = np.flatnonzero(gaps > W)
+    run_first = out_pos[np.concatenate(([0], breaks + 1))]
+    run_last = out_pos[np.concatenate((breaks, [len(out_pos) - 1]))]
+    matched = int(np.sum(run_last - run_first + K))
+    encs = np.bincount(in_fp.encodings[ii], minlength=len(Enc))
+    return Overlap(
+        count=len(oi),
+        matched_bytes=min(matched, out_fp.size),
+        out_offset=int(out_pos[0]),
+        in_offset=int(in_fp.positions[ii].min()),
+        encoding=Enc(int(np.argmax(encs))).name.lower(),
+    )
+
+
+def contains_fragment(haystack: bytes, needle_source: bytes) -> bool:
+    """Whether ``haystack`` holds 32 or more bytes of ``needle_source``, raw or encoded."""
+    return overlap(fingerprint(needle_source), fingerprint(haystack, decode=True)) is not None
