@@ -115,25 +115,63 @@ class _Prepared:
     artifacts: dict[str, tuple[str, str, str, int]]
 
 
-def _redact_str(s: str | None, hits: list[rd.SecretHit] | None = None) -> str | None:
-    if s is None or s == "":
-        return s
-    out, h = rd.redact(s)
-    if hits is not None:
-        hits.extend(h)
-    return out
+class _Redactor:
+    """Redacts with the detectors, then also every other place a secret seen in this batch
+    appears: a password found in ``DB_PASSWORD=...`` is redacted in a bare URL too."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, rd.SecretHit] = {}
+
+    def learn(self, text: str) -> list[rd.SecretHit]:
+        hits = rd.scan(text)
+        for h in hits:
+            value = text[h.start : h.end]
+            if len(value) >= 8:
+                self.known.setdefault(value, h)
+        return hits
+
+    def text(self, s: str | None, hits: list[rd.SecretHit] | None = None) -> str | None:
+        if s is None or s == "":
+            return s
+        out, h = rd.redact(s)
+        for value, hit in self.known.items():
+            if value in out:
+                out = out.replace(value, hit.placeholder)
+                h.append(hit)
+        if hits is not None:
+            hits.extend(h)
+        return out
+
+    def obj(self, v: Any, hits: list[rd.SecretHit]) -> Any:
+        if isinstance(v, str):
+            return self.text(v, hits)
+        if isinstance(v, dict):
+            return {k: self.obj(x, hits) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [self.obj(x, hits) for x in v]
+        return v
 
 
 def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: bool) -> _Prepared:
     cols: dict[str, list[Any]] = {c: [] for c in _STAGED_EVENT_COLS}
     prep = _Prepared(cols, [], [], [], [], [], [], {})
+    red = _Redactor()
+    texts: list[str | None] = []
+    for e in events:
+        t = e.content.decode("utf-8", "replace") if e.content is not None else None
+        texts.append(t)
+        if t:
+            red.learn(t)
+        if e.attrs:
+            red.learn(json.dumps(e.attrs, default=str))
     for i, e in enumerate(events):
         seq = first_seq + i
         role = content_role(e.kind)
+        role_name = (role or ContentRole.IN).value
         sensitivity = e.sensitivity or Sensitivity.NONE.value
         content_text: str | None = None
         content_sha, content_size = e.content_sha256, e.content_size
-        arg_hits: list[rd.SecretHit] = []
+        hits: list[rd.SecretHit] = []
         if e.content is not None:
             f = fp.fingerprint(e.content, decode=role is ContentRole.IN)
             content_sha, content_size = f.sha256, f.size
@@ -144,34 +182,29 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
                 prep.fp_hash.append(f.hashes)
                 prep.fp_pos.append(f.positions.astype(np.int32, copy=False))
                 prep.fp_enc.append(f.encodings)
-            text = e.content.decode("utf-8", "replace")
-            redacted, hits = rd.redact(text)
-            for h in hits:
-                prep.secrets.append((seq, (role or ContentRole.IN).value, h.type, h.digest))
+            redacted = red.text(texts[i], hits)
             if hits and sensitivity == Sensitivity.NONE.value:
                 sensitivity = Sensitivity.SECRET.value
             if keep_content:
                 content_text = redacted
-        attrs, attr_hits = rd.redact_obj(e.attrs) if e.attrs else ({}, [])
-        for h in attr_hits:
-            prep.secrets.append((seq, (role or ContentRole.IN).value, h.type, h.digest))
-        summary = _redact_str(e.summary, arg_hits)
-        artifact = _redact_str(e.artifact, arg_hits)
-        for h in arg_hits:
-            prep.secrets.append((seq, (role or ContentRole.IN).value, h.type, h.digest))
+        attrs = red.obj(e.attrs, hits) if e.attrs else {}
+        summary = red.text(e.summary, hits)
+        artifact = red.text(e.artifact, hits)
+        for h in {(h.type, h.digest) for h in hits}:
+            prep.secrets.append((seq, role_name, h[0], h[1]))
         row = (
             seq,
             e.event_id,
             e.kind,
             e.ts,
-            _redact_str(e.session_id),
-            _redact_str(e.agent_id),
+            red.text(e.session_id),
+            red.text(e.agent_id),
             e.run_id,
             e.trace_id,
             e.span_id,
             e.parent_span_id,
             e.tool_call_id,
-            _redact_str(e.tool_name),
+            red.text(e.tool_name),
             artifact,
             e.trust,
             sensitivity,
@@ -379,7 +412,7 @@ def _write_spans(con: duckdb.DuckDBPyConnection, batch: Batch, batch_id: int) ->
         rows["trace_id"].append(s.get("trace_id"))
         rows["span_id"].append(s.get("span_id"))
         rows["parent_span_id"].append(s.get("parent_span_id"))
-        rows["name"].append(_redact_str(str(s.get("name", ""))))
+        rows["name"].append(rd.redact(str(s.get("name", "")))[0])
         rows["start_ts"].append(s.get("start_ns"))
         rows["end_ts"].append(s.get("end_ns"))
         for k in ("attrs", "resource"):

@@ -1,0 +1,187 @@
+"""The CLI end to end on the shipped sample: import, sessions, egress, why, impact, and errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from clawtrace.cli import cli
+from clawtrace.store import MIGRATIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(db: Path, *args: str, code: int = 0) -> str:
+    r = CliRunner().invoke(cli, ["--db", str(db), *args], catch_exceptions=False)
+    assert r.exit_code == code, (r.exit_code, r.stdout, r.stderr)
+    return r.stdout if code == 0 else r.stderr
+
+
+@pytest.fixture
+def imported(db: Path) -> Path:
+    run(db, "import", "otlp", "--sample")
+    return db
+
+
+def _exfil(db: Path) -> list[dict]:
+    rows = json.loads(run(db, "egress", "--format", "json"))
+    return [r for r in rows if r["verdict"] == "exfiltration"]
+
+
+def test_import_sample_and_list_sessions(imported: Path) -> None:
+    rows = json.loads(run(imported, "sessions", "--format", "json"))
+    assert {r["session_id"] for r in rows} == {"s-incident-1", "s-incident-2", "s-benign"}
+    for r in rows:
+        assert {"session_id", "agent_id", "started", "ended", "events", "source"} <= set(r)
+        assert r["events"] > 0 and r["started"].endswith("Z")
+    again = CliRunner().invoke(cli, ["--db", str(imported), "import", "otlp", "--sample"])
+    assert again.exit_code == 0 and "imported 0 events" in again.stderr
+
+
+def test_egress_finds_both_exfiltrations_and_not_the_benign_one(imported: Path) -> None:
+    rows = json.loads(run(imported, "egress", "--format", "json"))
+    by_session = {r["session_id"]: r for r in rows}
+    assert by_session["s-benign"]["verdict"] == "ok"
+    for sid in ("s-incident-1", "s-incident-2"):
+        r = by_session[sid]
+        assert r["verdict"] == "exfiltration"
+        assert r["destination"] == "collect.evil-metrics.test:443"
+        assert any((c["artifact"] or "").endswith("/.aws/credentials") for c in r["carried"])
+        assert any(s.startswith("secret://aws_access_key/") for c in r["carried"] for s in c["secrets"])
+    assert by_session["s-incident-1"]["carried"][0]["evidence"]["encoding"] == "base64"
+
+
+def test_why_names_the_page_and_the_credentials(imported: Path) -> None:
+    target = [r for r in _exfil(imported) if r["session_id"] == "s-incident-1"][0]
+    w = json.loads(run(imported, "why", target["event_id"], "--format", "json"))
+    assert w["target"]["event_id"] == target["event_id"]
+    assert w["root_causes"][0]["kind"] == "net.fetch"
+    assert w["root_causes"][0]["artifact"].startswith("http://docs.acme.test/setup")
+    assert w["sensitive_sources"][0]["artifact"].endswith("/.aws/credentials")
+    kinds = {e["kind"] for e in w["edges"]}
+    assert {"data_flow", "effect", "emitted", "consumed"} <= kinds
+    text = run(imported, "why", target["event_id"][:10], "--format", "table")
+    assert "Probable root causes" in text and "UNTRUSTED" in text and "Sensitive sources" in text
+
+
+def test_why_in_the_second_session_goes_through_memory(imported: Path) -> None:
+    target = [r for r in _exfil(imported) if r["session_id"] == "s-incident-2"][0]
+    w = json.loads(run(imported, "why", target["event_id"], "--format", "json"))
+    assert "wrote_read" in {e["kind"] for e in w["edges"]}
+    root_kinds = {e["kind"] for e in w["root_causes"]}
+    assert root_kinds & {"memory.write", "net.fetch"}
+
+
+def test_impact_of_the_page_lists_what_to_contain(imported: Path) -> None:
+    imp = json.loads(run(imported, "impact", "http://docs.acme.test/setup", "--format", "json"))
+    c = imp["containment"]
+    assert "memory://main/MEMORY.md" in c["memory"]
+    assert {"s-incident-1", "s-incident-2"} <= set(c["sessions"])
+    assert any(x.endswith("/.aws/credentials") for x in c["credentials"])
+    assert "host:collect.evil-metrics.test:443" in c["egress_destinations"]
+    text = run(imported, "impact", "http://docs.acme.test/setup", "--format", "table")
+    assert "credentials to rotate" in text
+
+
+def test_show_timeline_query_graph_verify(imported: Path) -> None:
+    tl = json.loads(run(imported, "timeline", "s-incident-1", "--format", "json"))
+    assert tl[0]["kind"] == "input.message"
+    shown = json.loads(run(imported, "show", "s-incident-1:1", "--format", "json"))
+    assert shown["event_id"] == tl[0]["event_id"] and shown["edges_out"]
+    assert json.loads(run(imported, "query", "SELECT count(*) AS n FROM events", "--format", "json"))[0]["n"] > 20
+    reads = json.loads(run(imported, "query", "sensitive_reads", "-p", "session=s-incident-1", "--format", "json"))
+    assert reads and all(r["session_id"] == "s-incident-1" for r in reads)
+    csv_out = run(imported, "query", "untrusted_inputs", "--format", "csv")
+    assert csv_out.splitlines()[0].startswith("event_id,ts,session_id")
+    jl = run(imported, "timeline", "s-benign", "--format", "jsonl").splitlines()
+    assert all(json.loads(line)["event_id"] for line in jl)
+    target = _exfil(imported)[0]["event_id"]
+    dot = run(imported, "graph", target)
+    assert dot.startswith("digraph") and "color=red" in dot
+    assert run(imported, "graph", target, "--format", "mermaid").startswith("flowchart LR")
+    assert json.loads(run(imported, "verify", "--format", "json"))["ok"] is True
+
+
+def test_tampering_makes_verify_fail(imported: Path) -> None:
+    con = duckdb.connect(str(imported))
+    con.execute("DELETE FROM events WHERE kind = 'net.egress' AND session_id = 's-incident-2'")
+    con.close()
+    out = run(imported, "verify", "--format", "json", code=1)
+    assert "tampering finding" in out
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["why", "deadbeefdead"], "clawtrace sessions"),
+        (["why", "not an id!"], "SESSION:N"),
+        (["timeline", "nope"], "clawtrace sessions"),
+        (["impact", "file:///nowhere"], "artifacts"),
+        (["query", "no_such_query"], "clawtrace query --list"),
+        (["query", "SELECT nope FROM nowhere"], "query failed"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(imported: Path, args: list[str], needle: str) -> None:
+    err = run(imported, *args, code=1)
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_corrupt_old_and_locked_stores(tmp_path: Path) -> None:
+    err = run(tmp_path / "none.duckdb", "sessions", code=1)
+    assert "import otlp" in err
+    bad = tmp_path / "bad.duckdb"
+    bad.write_bytes(os.urandom(8192))
+    assert "not a valid DuckDB" in run(bad, "sessions", code=1)
+    old = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(old))
+    con.execute("CREATE TABLE _clawtrace_migrations (name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)")
+    con.execute(MIGRATIONS[0][1])
+    con.execute("INSERT INTO _clawtrace_migrations VALUES (?, now()::TIMESTAMP)", [MIGRATIONS[0][0]])
+    con.close()
+    assert "migrate" in run(old, "sessions", code=1)
+    run(old, "migrate")
+    assert run(old, "sessions", "--format", "json").strip() == "[]"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)", str(old)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        err = run(old, "egress", code=1)
+        assert "locked by another process" in err and "Traceback" not in err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_bad_otlp_lines_are_reported_and_the_rest_imported(db: Path) -> None:
+    r = CliRunner().invoke(cli, ["--db", str(db), "import", "otlp", str(ROOT / "tests/data/otlp/mixed_bad.jsonl")])
+    assert r.exit_code == 0, r.stderr
+    assert "mixed_bad.jsonl:" in r.stderr and "warning" in r.stderr
+    assert "bad records skipped" in r.stderr
+    assert json.loads(run(db, "query", "SELECT count(*) AS n FROM events", "--format", "json"))[0]["n"] > 0
+
+
+def test_usage_errors_exit_2(db: Path) -> None:
+    r = CliRunner().invoke(cli, ["--db", str(db), "import", "otlp"])
+    assert r.exit_code == 2
+    r = CliRunner().invoke(cli, ["--db", str(db), "egress", "--format", "xml"])
+    assert r.exit_code == 2
+
+
+def test_console_script_and_module_entry(imported: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "clawtrace", "--db", str(imported), "sessions", "--format", "json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)) == 3
+    r = subprocess.run([sys.executable, "-m", "clawtrace", "--help"], capture_output=True, text=True)
+    for cmd in ("import", "sessions", "timeline", "show", "why", "impact", "egress", "query", "graph", "verify"):
+        assert cmd in r.stdout

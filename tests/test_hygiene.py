@@ -1,0 +1,69 @@
+"""Architecture and conventions as tests: import hygiene, layers, semconv names, docs, queries."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clawtrace import queries, semconv
+from clawtrace.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_clawtrace_is_cheap() -> None:
+    code = (
+        "import sys, clawtrace, clawtrace.model, clawtrace.semconv;"
+        "bad = [m for m in ('duckdb', 'click', 'opentelemetry.sdk', 'pandas', 'pyarrow') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_layers_hold() -> None:
+    exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert exe, "import-linter is a test dependency: pip install -e '.[test]'"
+    r = subprocess.run([exe, "--config", str(ROOT / "pyproject.toml")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_clawtrace_names_only_in_semconv() -> None:
+    offenders = []
+    for p in (ROOT / "clawtrace").rglob("*.py"):
+        if p.name == "semconv.py":
+            continue
+        for i, line in enumerate(p.read_text().splitlines(), 1):
+            if re.search(r"[\"']clawtrace\.[a-z_]+\.[a-z_]", line):
+                offenders.append(f"{p.relative_to(ROOT)}:{i}: {line.strip()}")
+    assert offenders == []
+
+
+def test_semconv_doc_is_current() -> None:
+    doc = (ROOT / "docs" / "semconv.md").read_text()
+    assert doc == semconv.render_markdown(), "regenerate: python -m clawtrace.semconv > docs/semconv.md"
+
+
+def test_every_named_query_declares_its_params_and_binds(tmp_path: Path) -> None:
+    qs = queries.load_all()
+    assert len(qs) >= 5
+    with Store.open(tmp_path / "empty.duckdb") as store:
+        for q in qs.values():
+            assert q.description, q.path
+            assert set(q.params) == q.used_params(), q.path
+            store.explain(q.sql, {p: None for p in q.params} or None)  # type: ignore[arg-type]
+
+
+def test_queries_ship_in_the_wheel() -> None:
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"queries" = "clawtrace/_queries"' in text
+
+
+@pytest.mark.parametrize("mod", ["clawtrace.store", "clawtrace.graph", "clawtrace.cli", "clawtrace.api"])
+def test_modules_import(mod: str) -> None:
+    __import__(mod)
