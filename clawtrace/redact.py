@@ -136,7 +136,7 @@ _ASSIGN_KW: Final = (
 )
 _ASSIGNMENT: Final = re.compile(
     r"(?i)(?P<key>" + _ASSIGN_KW + r"[A-Za-z0-9_.-]*)[\"']?"
-    r"(?P<sep>[ \t]*(?::=|=|:)[ \t]*)(?P<q>[\"']?)(?P<value>[^\s\"',;&)}\]]+)"
+    r"(?P<sep>[ \t]*(?::=|=|:)[ \t]*)(?P<q>[\"']?)(?P<value>(?<=[\"'])[^\"'\n]+(?=[\"'])|[^\s\"',;]+)"
 )
 
 _ASSIGN_WORDS: Final = (
