@@ -207,7 +207,7 @@ def _first_unique(hashes: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.
 def winnow(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """The winnowing fingerprint of ``data``: unique selected hashes and first offsets.
 
-    Returns ``(hashes uint64, positions int64)``, sorted by hash; empty arrays when
+    Returns ``(hashes uint64, positions int64)`` in no particular order; empty arrays when
     ``data`` is shorter than ``K``. ``positions[i]`` is the offset of the first k-gram
     selected with hash ``hashes[i]``.
     """
@@ -261,7 +261,9 @@ def _b64_decodings(run: bytes) -> list[bytes]:
     elif rem == 0:
         variants = [clean]
     else:
-        variants = [body[: len(body) - rem], body[rem:]]
+        # From the start (unpadded base64 is valid with 2 or 3 trailing characters), or up to the end.
+        head = body + b"=" * (4 - rem) if rem > 1 else body[: len(body) - rem]
+        variants = [head, body[rem:]]
     out: list[bytes] = []
     for v in variants:
         try:
