@@ -67,3 +67,12 @@ def test_queries_ship_in_the_wheel() -> None:
 @pytest.mark.parametrize("mod", ["clawtrace.store", "clawtrace.graph", "clawtrace.cli", "clawtrace.api"])
 def test_modules_import(mod: str) -> None:
     __import__(mod)
+
+
+def test_cli_doc_is_current() -> None:
+    from clawtrace.cli import render_cli_docs
+
+    doc = (ROOT / "docs" / "cli.md").read_text()
+    assert doc == render_cli_docs(), "regenerate: python -m clawtrace.cli docs > docs/cli.md"
+    for cmd in ("import otlp", "sessions", "timeline", "show", "why", "impact", "egress", "query", "graph", "verify"):
+        assert f"## `clawtrace {cmd}`" in doc
