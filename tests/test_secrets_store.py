@@ -21,7 +21,7 @@ def _batch(secrets: list[tuple[str, str, str]]) -> Batch:
     events = []
     n = 0
     for i, (_typ, secret, template) in enumerate(secrets):
-        text = template.format(secret=secret)
+        text = template.replace("{secret}", secret)
         n += 1
         # In tool-call arguments (content and attrs), ...
         events.append(ev("tool.call", n, session="leak", tool_name="exec", tool_call_id=f"c{i}", content=text.encode(), attrs={"args": {"command": text}}, summary=f"exec {text[:80]}"))

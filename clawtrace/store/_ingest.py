@@ -530,7 +530,7 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> None:
           ON c.tool_call_id = r.tool_call_id AND c.session_id IS NOT DISTINCT FROM r.session_id
         WHERE c.kind = 'tool.call' AND r.kind = 'tool.result' AND (c.seq >= $lo OR r.seq >= $lo)
         """,
-        params,
+        {"lo": lo},
     )
     # effect: what a tool call did, by call id (importers) when parentage is unknown.
     con.execute(
@@ -544,7 +544,7 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> None:
                          'skill.install','process.exec','net.egress','net.fetch','policy.decision')
           AND (c.seq >= $lo OR x.seq >= $lo)
         """,
-        params,
+        {"lo": lo},
     )
     # wrote_read: a read of an artifact after a write of it (any session), latest write wins.
     con.execute(
@@ -672,7 +672,7 @@ def _touch_sessions(con: duckdb.DuckDBPyConnection, lo: int, hi: int, first_edge
                    CASE WHEN bool_or(kind = 'net.egress') THEN 'egress' END,
                    CASE WHEN bool_or(kind = 'process.exec') THEN 'exec' END,
                    CASE WHEN bool_or(kind = 'memory.write') THEN 'memory-write' END
-               ], x -> x IS NOT NULL)
+               ], lambda x: x IS NOT NULL)
         FROM events WHERE session_id IN (SELECT session_id FROM _touched)
         GROUP BY session_id
         """
