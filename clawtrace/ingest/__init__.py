@@ -1,0 +1,1 @@
+"""Sources: OTLP decoding and mapping, and (later) OpenClaw importers."""
