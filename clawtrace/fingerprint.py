@@ -300,6 +300,27 @@ def _runs(data: bytes, table: bytes, min_len: int) -> list[tuple[int, int]]:
     return out
 
 
+def _url_tokens(data: bytes) -> list[tuple[int, int]]:
+    """Spans of whitespace-free printable tokens of >= 32 bytes that hold a "%" or a "+".
+
+    Found from each "%" or "+" outwards (``bytes.find``/``rfind`` on a translated copy), so
+    the loop is over those characters, skipping each token once handled, not over tokens.
+    """
+    marked = data.translate(_URL_TABLE)
+    spans: dict[int, int] = {}
+    for ch in (b"%", b"+"):
+        i = data.find(ch)
+        while i >= 0:
+            start = marked.rfind(b" ", 0, i) + 1
+            end = marked.find(b" ", i)
+            if end < 0:
+                end = len(data)
+            if end - start >= _URL_MIN:
+                spans[start] = end
+            i = data.find(ch, max(end, i + 1))
+    return sorted(spans.items())
+
+
 class _Variant:
     """Decoded pieces of one encoding, each tagged with the raw offset it came from."""
 
@@ -339,11 +360,16 @@ def _decoded_variants(data: bytes) -> dict[Enc, _Variant]:
             for hs, he in _runs(run, _HEX_TABLE, _HEX_MIN):
                 for piece in _hex_decodings(run[hs:he]):
                     hexv.add(piece, start + hs)
-    if b"\\x" in data:
-        for m in _HEX_ESCAPES.finditer(data):
-            hexv.add(binascii.unhexlify(m.group().replace(b"\\x", b"")), m.start())
+    i = data.find(b"\\x")
+    while i >= 0:  # one step per "\x" (a regex search here would try every byte)
+        m = _HEX_ESCAPES.match(data, i)
+        if m is None:
+            i = data.find(b"\\x", i + 2)
+            continue
+        hexv.add(binascii.unhexlify(m.group().replace(b"\\x", b"")), i)
+        i = data.find(b"\\x", m.end())
     if b"%" in data or b"+" in data:
-        for start, end in _runs(data, _URL_TABLE, _URL_MIN):
+        for start, end in _url_tokens(data):
             token = data[start:end]
             escaped = _PCT_ESCAPE.search(token) is not None
             # "+" alone means a form-encoded space only where "/" is absent (quote_plus
