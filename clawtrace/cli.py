@@ -43,6 +43,8 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ClawtraceError as e:
             raise _fail(e) from e
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except BrokenPipeError:  # `clawtrace ... | head`
             sys.stderr.close()
             sys.exit(0)

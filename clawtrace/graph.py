@@ -281,6 +281,9 @@ def impact(store: Store, ref: str, *, max_nodes: int = 5000) -> Chain:
     )
 
 
+_LARGE_PAYLOAD = 65536
+"""Bytes above which an egress to a host never seen before is suspicious on its own."""
+
 _FLOW_KINDS = frozenset({EdgeKind.DATA_FLOW.value, EdgeKind.EFFECT.value, EdgeKind.RETURNED.value, EdgeKind.WROTE_READ.value})
 
 
@@ -297,12 +300,6 @@ def egress(store: Store, *, session: str | None = None, since: str | None = None
     _, rows = store.sql(f"SELECT seq FROM events WHERE {' AND '.join(where)} ORDER BY ts, seq", params)
     seqs = [int(r[0]) for r in rows]
     egress_events = store.events_by_seq(seqs)
-    untrusted_sessions = {
-        (r[0]): r[1]
-        for r in store.sql(
-            "SELECT session_id, min(ts) FROM events WHERE trust = 'untrusted' AND session_id IS NOT NULL GROUP BY session_id"
-        )[1]
-    }
     seen_hosts: set[str] = set()
     out: list[dict[str, Any]] = []
     for s in seqs:
@@ -336,10 +333,12 @@ def egress(store: Store, *, session: str | None = None, since: str | None = None
         host = dest.rsplit(":", 1)[0]
         bytes_out = attrs.get(sc.NET_BYTES_OUT) or attrs.get(sc.HTTP_BODY_SIZE) or e.get("content_size")
         encoded = any(isinstance(c["evidence"], dict) and c["evidence"].get("encoding") not in (None, "raw") for c in carried)
-        untrusted_before = e["session_id"] in untrusted_sessions and str(untrusted_sessions[e["session_id"]]) <= (e["ts"] or "").replace("T", " ").rstrip("Z")
+        steered = [a for a in anc.values() if _is_untrusted_origin(a)]
         if carried:
             verdict = "exfiltration"
-        elif untrusted_before or (host and host not in seen_hosts and bool(bytes_out and int(bytes_out) > 65536)):
+        elif steered or (host and host not in seen_hosts and bool(bytes_out and int(bytes_out) > _LARGE_PAYLOAD)):
+            # Untrusted content reached the request (its URL, command or body), or a large
+            # payload went to a host never seen before.
             verdict = "suspicious"
         else:
             verdict = "ok"
@@ -352,6 +351,7 @@ def egress(store: Store, *, session: str | None = None, since: str | None = None
                 bytes_out=int(bytes_out) if bytes_out is not None else None,
                 carried=carried,
                 encoded=encoded,
+                steered_by=[a["event_id"] for a in steered],
                 verdict=verdict,
             )
         )
