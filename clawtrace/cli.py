@@ -170,18 +170,18 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
     total = IngestResult()
     problems = 0
     with obj.writer() as store:
+
+        def flush(pending: list[Any]) -> None:
+            if pending:
+                r = ingest(store, spans_to_batch(pending), keep_content=keep_content, source="otlp")
+                total.add(r)
+                for prob in r.problems:
+                    say(f"warning: {prob}")
+                pending.clear()
+
         for p in paths:
             say(f"importing {p} ...")
             pending: list[Any] = []
-
-            def flush() -> None:
-                if pending:
-                    r = ingest(store, spans_to_batch(pending), keep_content=keep_content, source="otlp")
-                    total.add(r)
-                    for prob in r.problems:
-                        say(f"warning: {prob}")
-                    pending.clear()
-
             for spans, problem in read_otlp_file(p):
                 if problem:
                     problems += 1
@@ -189,8 +189,8 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
                     continue
                 pending.extend(spans)
                 if len(pending) >= batch_spans:
-                    flush()
-            flush()
+                    flush(pending)
+            flush(pending)
     say(
         f"imported {total.events} events, {total.edges} edges, {total.spans} raw spans into {obj.db}"
         + (f"; {total.skipped} already stored" if total.skipped else "")
@@ -511,7 +511,7 @@ def verify(obj: Ctx, fmt: str | None) -> None:
 @handle_errors
 def migrate(obj: Ctx) -> None:
     """Upgrade the store's schema to this clawtrace's (append-only migrations)."""
-    with obj.writer() as store:
+    with obj.writer():
         pass
     say(f"{obj.db} is at schema version {_schema(obj)}")
 

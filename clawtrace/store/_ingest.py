@@ -22,8 +22,8 @@ import pyarrow as pa
 from clawtrace import fingerprint as fp
 from clawtrace import redact as rd
 from clawtrace import semconv as sc
-from clawtrace.model import PARENT_EDGE, Batch, Edge, Event, artifact_kind, parent_edge_kind
-from clawtrace.semconv import ContentRole, EdgeKind, EventKind, Sensitivity, content_role
+from clawtrace.model import Batch, Edge, Event, artifact_kind, parent_edge_kind
+from clawtrace.semconv import ContentRole, Sensitivity, content_role
 from clawtrace.store._store import Store, _wrap
 
 __all__ = ["IngestResult", "ingest", "EVENT_HASH_SQL", "EDGE_HASH_SQL"]
