@@ -1,0 +1,1 @@
+"""Shipped sample data: the OTLP incident behind ``clawtrace import otlp --sample`` and ``clawtrace demo``."""
