@@ -7,6 +7,7 @@ import gzip
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -155,7 +156,14 @@ def _sdk_request() -> ExportTraceServiceRequest:
     call = tracer.start_span(
         "execute_tool web_fetch",
         context=set_span_in_context(turn),
-        attributes={sc.OPERATION_NAME: "execute_tool", sc.TOOL_NAME: "web_fetch", "tags": ["a", "b"], "n": 3, "f": 0.5, "ok": True},
+        attributes={
+            sc.OPERATION_NAME: "execute_tool",
+            sc.TOOL_NAME: "web_fetch",
+            "tags": ["a", "b"],
+            "n": 3,
+            "f": 0.5,
+            "ok": True,
+        },
         links=[Link(turn.get_span_context(), {sc.LINK_KIND: "data_flow"})],
     )
     call.add_event("retry", {"attempt": 2})
@@ -171,7 +179,12 @@ def test_decode_request_protobuf_and_json_round_trip() -> None:
     spans = decode_request(req.SerializeToString(), "application/x-protobuf")
     assert len(spans) == 2
     call = next(s for s in spans if s.name.startswith("execute_tool"))
-    assert call.attrs["tags"] == ["a", "b"] and call.attrs["n"] == 3 and call.attrs["f"] == 0.5 and call.attrs["ok"] is True
+    assert (
+        call.attrs["tags"] == ["a", "b"]
+        and call.attrs["n"] == 3
+        and call.attrs["f"] == 0.5
+        and call.attrs["ok"] is True
+    )
     assert call.events[0]["name"] == "retry" and call.links[0][2] == {sc.LINK_KIND: "data_flow"}
     # protobuf's canonical JSON (base64 ids, string int64s, enum names) and OTLP JSON (hex ids) agree.
     canonical = json_format.MessageToJson(req).encode()
@@ -232,7 +245,8 @@ def _edges(b: model.Batch) -> set[tuple[str, str, str]]:
 
 def test_sample_event_kinds_per_session(batch: model.Batch) -> None:
     counts = {
-        sid: Counter(e.kind for e in batch.events if e.session_id == sid) for sid in ("s-incident-1", "s-incident-2", "s-benign")
+        sid: Counter(e.kind for e in batch.events if e.session_id == sid)
+        for sid in ("s-incident-1", "s-incident-2", "s-benign")
     }
     assert counts["s-incident-1"] == {
         "input.message": 1, "model.turn": 6, "tool.call": 5, "tool.result": 5,
@@ -264,7 +278,9 @@ def test_sample_artifacts(batch: model.Batch) -> None:
         "host:api.github.test:443",
     }
     assert arts[CREDS].kind == "file" and arts[CREDS].sensitivity == "credential"
-    assert arts["http://docs.acme.test/setup"].kind == "url" and arts["http://docs.acme.test/setup"].trust == "untrusted"
+    assert (
+        arts["http://docs.acme.test/setup"].kind == "url" and arts["http://docs.acme.test/setup"].trust == "untrusted"
+    )
     assert arts[EVIL].kind == "host" and arts["memory://main/MEMORY.md"].kind == "memory"
 
 
@@ -279,7 +295,10 @@ def test_sample_trust_sensitivity_and_content(batch: model.Batch) -> None:
         assert len(reads) == 1 and reads[0].sensitivity == "credential"
         assert reads[0].content is not None and b"aws_secret_access_key" in reads[0].content
     egress = _one(batch, "s-incident-1", "net.egress")
-    assert egress.artifact == EVIL and egress.summary == f"POST https://collect.evil-metrics.test/v1/ingest ({egress.content_size} B)"
+    assert (
+        egress.artifact == EVIL
+        and egress.summary == f"POST https://collect.evil-metrics.test/v1/ingest ({egress.content_size} B)"
+    )
     assert base64.b64decode(egress.content or b"").startswith(b"[default]")
     assert egress.attrs[sc.URL_FULL] == "https://collect.evil-metrics.test/v1/ingest"
     assert sc.CONTENT_TEXT not in egress.attrs and sc.SESSION_ID not in egress.attrs
@@ -302,7 +321,11 @@ def test_sample_edges(batch: model.Batch) -> None:
     readme_res = _one(batch, s1, "tool.result", "read")
     creds_call, creds_read = _one(batch, s1, "tool.call", "read", nth=1), _one(batch, s1, "file.read", nth=1)
     creds_res = _one(batch, s1, "tool.result", "read", nth=1)
-    exec_call, proc, egress = _one(batch, s1, "tool.call", "exec"), _one(batch, s1, "process.exec"), _one(batch, s1, "net.egress")
+    exec_call, proc, egress = (
+        _one(batch, s1, "tool.call", "exec"),
+        _one(batch, s1, "process.exec"),
+        _one(batch, s1, "net.egress"),
+    )
     turns = [_one(batch, s1, "model.turn", nth=i) for i in range(5)]
     assert creds_read.artifact == CREDS
     expected = {
@@ -334,23 +357,42 @@ def test_sample_edges(batch: model.Batch) -> None:
     proc2 = _one(batch, s2, "process.exec")
     assert (proc2.event_id, _one(batch, s2, "file.read").event_id, "effect") in ed
     assert (proc2.event_id, _one(batch, s2, "net.egress").event_id, "effect") in ed
-    assert (_one(batch, s2, "tool.result", "memory_get").event_id, _one(batch, s2, "model.turn", nth=1).event_id, "consumed") in ed
+    assert (
+        _one(batch, s2, "tool.result", "memory_get").event_id,
+        _one(batch, s2, "model.turn", nth=1).event_id,
+        "consumed",
+    ) in ed
     # Benign: parentage walks through the unmapped HTTP client span.
-    assert (_one(batch, "s-benign", "tool.call", "web_fetch").event_id, _one(batch, "s-benign", "net.fetch").event_id, "effect") in ed
+    assert (
+        _one(batch, "s-benign", "tool.call", "web_fetch").event_id,
+        _one(batch, "s-benign", "net.fetch").event_id,
+        "effect",
+    ) in ed
 
 
 def test_unmapped_spans_are_kept_raw(batch: model.Batch) -> None:
     names = Counter(s["name"] for s in batch.spans)
     assert names == {"invoke_agent main": 3, "GET": 1}
     get = next(s for s in batch.spans if s["name"] == "GET")
-    assert set(get) == {"trace_id", "span_id", "parent_span_id", "name", "start_ns", "end_ns", "attrs", "resource", "scope", "status_code"}
+    assert set(get) == {
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "name",
+        "start_ns",
+        "end_ns",
+        "attrs",
+        "resource",
+        "scope",
+        "status_code",
+    }
     assert get["scope"] == "opentelemetry.instrumentation.httpx" and get["attrs"][sc.HTTP_METHOD] == "GET"
 
 
 # --------------------------------------------------------------------------- mapping rules on hand-made spans
 
 
-def _span(name: str, span_id: str, parent: str | None = None, **attrs: object) -> OtlpSpan:
+def _span(name: str, span_id: str, parent: str | None = None, attrs: dict[str, Any] | None = None) -> OtlpSpan:
     return OtlpSpan(
         trace_id="ab" * 16,
         span_id=span_id * 8 if len(span_id) == 2 else span_id,
@@ -358,20 +400,26 @@ def _span(name: str, span_id: str, parent: str | None = None, **attrs: object) -
         name=name,
         start_ns=1_000 + int(span_id[:2], 16),
         end_ns=2_000,
-        attrs=dict(attrs),
+        attrs=dict(attrs or {}),
         resource={},
         scope="t",
     )
 
 
 def test_inheritance_parents_outside_the_input_and_foreign_genai_spans() -> None:
-    root = _span("invoke_agent", "01", **{sc.SESSION_ID: "s9", sc.AGENT_ID: "a9", sc.RUN_ID: "r9"})
-    chat = _span("chat gpt", "02", "01", **{sc.OPERATION_NAME: "chat"})
-    tool = _span("execute_tool x", "03", "02", **{sc.OPERATION_NAME: "execute_tool", sc.TOOL_NAME: "x"})
-    orphan = _span(sc.span_name("file.read"), "04", "ee", **{sc.FILE_PATH: "notes/a.txt", "process.working_directory": "/w"})
+    root = _span("invoke_agent", "01", None, {sc.SESSION_ID: "s9", sc.AGENT_ID: "a9", sc.RUN_ID: "r9"})
+    chat = _span("chat gpt", "02", "01", {sc.OPERATION_NAME: "chat"})
+    tool = _span("execute_tool x", "03", "02", {sc.OPERATION_NAME: "execute_tool", sc.TOOL_NAME: "x"})
+    orphan = _span(
+        sc.span_name("file.read"), "04", "ee", {sc.FILE_PATH: "notes/a.txt", "process.working_directory": "/w"}
+    )
     b = spans_to_batch([root, chat, tool, orphan])
     by_kind = {e.kind: e for e in b.events}
-    assert by_kind["model.turn"].session_id == "s9" and by_kind["tool.call"].agent_id == "a9" and by_kind["tool.call"].run_id == "r9"
+    assert (
+        by_kind["model.turn"].session_id == "s9"
+        and by_kind["tool.call"].agent_id == "a9"
+        and by_kind["tool.call"].run_id == "r9"
+    )
     assert by_kind["file.read"].artifact == "file:///w/notes/a.txt" and by_kind["file.read"].session_id is None
     assert (by_kind["model.turn"].event_id, by_kind["tool.call"].event_id, "emitted") in _edges(b)
     assert (model.span_ref("ab" * 16, "ee" * 8), by_kind["file.read"].event_id, model.PARENT_EDGE) in _edges(b)
@@ -380,21 +428,32 @@ def test_inheritance_parents_outside_the_input_and_foreign_genai_spans() -> None
 
 def test_artifact_rules_and_odd_values_never_raise() -> None:
     spans = [
-        _span(sc.span_name("net.egress"), "10", **{sc.URL_FULL: "http://h.test/x?q=1"}),
-        _span(sc.span_name("net.egress"), "11", **{sc.DNS_QUESTION_NAME: "leak.h.test"}),
-        _span(sc.span_name("memory.write"), "12", **{sc.AGENT_ID: "bot", sc.FILE_PATH: "/ws/memory/2025-03-14.md"}),
-        _span(sc.span_name("skill.load"), "13", **{sc.SKILL_NAME: "pdf", sc.SKILL_SHA256: "ab12"}),
-        _span("whatever", "14", **{sc.EVENT_KIND: "file.write", sc.FILE_PATH: "/etc/.env", sc.TRUST: "bogus", sc.CONTENT_SIZE: "12"}),
+        _span(sc.span_name("net.egress"), "10", None, {sc.URL_FULL: "http://h.test/x?q=1"}),
+        _span(sc.span_name("net.egress"), "11", None, {sc.DNS_QUESTION_NAME: "leak.h.test"}),
+        _span(sc.span_name("memory.write"), "12", None, {sc.AGENT_ID: "bot", sc.FILE_PATH: "/ws/memory/2025-03-14.md"}),
+        _span(sc.span_name("skill.load"), "13", None, {sc.SKILL_NAME: "pdf", sc.SKILL_SHA256: "ab12"}),
+        _span(
+            "whatever",
+            "14",
+            None,
+            {sc.EVENT_KIND: "file.write", sc.FILE_PATH: "/etc/.env", sc.TRUST: "bogus", sc.CONTENT_SIZE: "12"},
+        ),
         _span(
             sc.span_name("net.fetch"),
             "15",
-            **{sc.CONTENT_TEXT: "aGVsbG8=", sc.CONTENT_ENCODING: "base64", sc.EVENT_ID: "fixed-id", sc.SUMMARY: "given"},
+            None,
+            {
+                sc.CONTENT_TEXT: "aGVsbG8=",
+                sc.CONTENT_ENCODING: "base64",
+                sc.EVENT_ID: "fixed-id",
+                sc.SUMMARY: "given",
+            },
         ),
-        _span(sc.span_name("tool.call"), "16", **{sc.TOOL_NAME: ["not", "a", "string"], sc.CONTENT_TEXT: {"a": 1}}),
-        _span(sc.span_name("net.egress"), "17", **{sc.URL_FULL: "http://[bad", sc.SERVER_PORT: "nope"}),
+        _span(sc.span_name("tool.call"), "16", None, {sc.TOOL_NAME: ["not", "a", "string"], sc.CONTENT_TEXT: {"a": 1}}),
+        _span(sc.span_name("net.egress"), "17", None, {sc.URL_FULL: "http://[bad", sc.SERVER_PORT: "nope"}),
     ]
     b = spans_to_batch(spans)
-    got = {e.span_id[:2]: e for e in b.events}
+    got = {(e.span_id or "")[:2]: e for e in b.events}
     assert got["10"].artifact == "host:h.test:80" and got["10"].summary == "send http://h.test/x?q=1"
     assert got["11"].artifact == "host:leak.h.test:?" and got["11"].summary == "dns leak.h.test"
     assert got["12"].artifact == "memory://bot/memory/2025-03-14.md"

@@ -28,9 +28,10 @@ import posixpath
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
+import zstandard
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_STREAM_ERRORS = (OSError, EOFError, ValueError, zlib.error, zstandard.ZstdError)
+"""What reading a damaged gzip or zstd stream raises."""
 _MAX_FRAME = 1 << 30
 """A length prefix above this is not a Collector frame but garbage."""
 _SUMMARY_MAX = 160
@@ -145,7 +148,9 @@ def _from_proto(req: ExportTraceServiceRequest) -> list[OtlpSpan]:
                     OtlpSpan(
                         trace_id=_hex_id(s.trace_id, 16, "trace id", name),
                         span_id=_hex_id(s.span_id, 8, "span id", name),
-                        parent_span_id=_hex_id(s.parent_span_id, 8, "parent span id", name) if s.parent_span_id else None,
+                        parent_span_id=_hex_id(s.parent_span_id, 8, "parent span id", name)
+                        if s.parent_span_id
+                        else None,
                         name=name,
                         start_ns=int(s.start_time_unix_nano),
                         end_ns=int(s.end_time_unix_nano),
@@ -155,7 +160,9 @@ def _from_proto(req: ExportTraceServiceRequest) -> list[OtlpSpan]:
                         links=links,
                         status_code=int(s.status.code),
                         status_message=s.status.message,
-                        events=[{"name": e.name, "ts": int(e.time_unix_nano), "attrs": _kv(e.attributes)} for e in s.events],
+                        events=[
+                            {"name": e.name, "ts": int(e.time_unix_nano), "attrs": _kv(e.attributes)} for e in s.events
+                        ],
                     )
                 )
     return out
@@ -234,19 +241,15 @@ def _decompress(data: bytes) -> bytes:
     try:
         if data.startswith(_GZIP_MAGIC):
             return gzip.decompress(data)
-        import zstandard  # a declared dependency; imported only when a zstd record shows up
-
         with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True) as r:
             return r.read()
-    except (OSError, EOFError, zlib.error) as e:
-        raise _BadRecord(f"damaged compressed data ({e})") from e
-    except Exception as e:  # zstandard.ZstdError is not importable without zstandard
+    except _STREAM_ERRORS as e:
         raise _BadRecord(f"damaged compressed data ({e})") from e
 
 
 def _decode_payload(data: bytes, depth: int = 0) -> list[OtlpSpan]:
     """One record of unknown encoding: compressed, JSON or protobuf."""
-    if depth < 3 and (data.startswith(_GZIP_MAGIC) or data.startswith(_ZSTD_MAGIC)):
+    if depth < 3 and (data.startswith((_GZIP_MAGIC, _ZSTD_MAGIC))):
         return _decode_payload(_decompress(data), depth + 1)
     if data.lstrip()[:1] == b"{":
         return _parse_json_bytes(data)
@@ -297,11 +300,9 @@ def read_otlp_file(path: str | os.PathLike[str]) -> Iterator[tuple[list[OtlpSpan
         raw.seek(0)
         stream: IO[bytes]
         if head.startswith(_GZIP_MAGIC):
-            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+            stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
         elif head.startswith(_ZSTD_MAGIC):
-            import zstandard
-
-            stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[assignment]
+            stream = cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
         else:
             stream = raw
         yield from _read_stream(stream, name)
@@ -310,7 +311,7 @@ def read_otlp_file(path: str | os.PathLike[str]) -> Iterator[tuple[list[OtlpSpan
 def _read_stream(stream: IO[bytes], name: str) -> Iterator[tuple[list[OtlpSpan], str | None]]:
     try:
         first = stream.read(65536)
-    except Exception as e:  # gzip/zstd errors on a damaged file
+    except _STREAM_ERRORS as e:  # a damaged gzip or zstd file
         yield [], f"{name}:1: damaged compressed file ({e})"
         return
     stripped = first.lstrip()
@@ -321,7 +322,7 @@ def _read_stream(stream: IO[bytes], name: str) -> Iterator[tuple[list[OtlpSpan],
     else:
         try:
             data = first + stream.read()
-        except Exception as e:
+        except _STREAM_ERRORS as e:
             yield [], f"{name}:1: damaged compressed file ({e})"
             return
         yield from _read_binary(data, name)
@@ -338,7 +339,7 @@ def _iter_lines(first: bytes, stream: IO[bytes]) -> Iterator[bytes | Exception]:
             continue
         try:
             more = stream.read(1 << 20)
-        except Exception as e:
+        except _STREAM_ERRORS as e:
             if buf:
                 yield buf
             yield e
@@ -352,9 +353,7 @@ def _iter_lines(first: bytes, stream: IO[bytes]) -> Iterator[bytes | Exception]:
 
 def _read_json(first: bytes, stream: IO[bytes], name: str) -> Iterator[tuple[list[OtlpSpan], str | None]]:
     lines = _iter_lines(first, stream)
-    n = 0
-    for item in lines:
-        n += 1
+    for n, item in enumerate(lines, 1):
         if isinstance(item, Exception):
             yield [], f"{name}:{n}: damaged compressed file ({item})"
             return
@@ -641,7 +640,10 @@ class _Mapper:
                 a = artifacts.get(ev.artifact)
                 if a is None:
                     artifacts[ev.artifact] = model.Artifact(
-                        uri=ev.artifact, kind=model.artifact_kind(ev.artifact), sensitivity=ev.sensitivity, trust=ev.trust
+                        uri=ev.artifact,
+                        kind=model.artifact_kind(ev.artifact),
+                        sensitivity=ev.sensitivity,
+                        trust=ev.trust,
                     )
                 else:
                     if a.sensitivity == Sensitivity.NONE.value and ev.sensitivity != Sensitivity.NONE.value:
