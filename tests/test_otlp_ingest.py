@@ -18,7 +18,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Link, set_span_in_context
+from opentelemetry.trace import Link, Status, StatusCode, set_span_in_context
 
 from clawtrace import model
 from clawtrace import semconv as sc
@@ -163,10 +163,12 @@ def _sdk_request() -> ExportTraceServiceRequest:
             "n": 3,
             "f": 0.5,
             "ok": True,
+            "raw": b"\x00\xff",
         },
         links=[Link(turn.get_span_context(), {sc.LINK_KIND: "data_flow"})],
     )
     call.add_event("retry", {"attempt": 2})
+    call.set_status(Status(StatusCode.ERROR, "boom"))
     call.end()
     turn.end()
     req = encode_spans(exporter.get_finished_spans())
@@ -185,9 +187,11 @@ def test_decode_request_protobuf_and_json_round_trip() -> None:
         and call.attrs["f"] == 0.5
         and call.attrs["ok"] is True
     )
+    assert call.attrs["raw"] == "AP8=" and (call.status_code, call.status_message) == (2, "boom")
     assert call.events[0]["name"] == "retry" and call.links[0][2] == {sc.LINK_KIND: "data_flow"}
     # protobuf's canonical JSON (base64 ids, string int64s, enum names) and OTLP JSON (hex ids) agree.
     canonical = json_format.MessageToJson(req).encode()
+    assert b'"STATUS_CODE_ERROR"' in canonical and b'"SPAN_KIND_INTERNAL"' in canonical
     assert decode_request(canonical, "application/json; charset=utf-8") == spans
     otlp = json_format.MessageToDict(req, use_integers_for_enums=True, preserving_proto_field_name=True)
     for rs in otlp["resource_spans"]:
@@ -196,12 +200,15 @@ def test_decode_request_protobuf_and_json_round_trip() -> None:
                 for k in ("trace_id", "span_id", "parent_span_id"):
                     if k in s:
                         s[k] = base64.b64decode(s[k]).hex()
+                for ev in s.get("events", []):
+                    ev["time_unix_nano"] = int(ev["time_unix_nano"])  # numbers are accepted as well as strings
                 for link in s.get("links", []):
                     for k in ("trace_id", "span_id"):
                         link[k] = base64.b64decode(link[k]).hex().upper()
     assert decode_request(json.dumps(otlp).encode(), "application/json") == spans
     b = spans_to_batch(spans)
     assert {e.kind for e in b.events} == {"model.turn", "tool.call"}
+    assert next(e for e in b.events if e.kind == "tool.call").attrs["otel.status_code"] == 2
     assert {e.session_id for e in b.events} == {"s-req"}
     turn = next(e for e in b.events if e.kind == "model.turn")
     tool = next(e for e in b.events if e.kind == "tool.call")

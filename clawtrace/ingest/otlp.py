@@ -32,7 +32,6 @@ from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 import zstandard
-from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -180,46 +179,189 @@ def _parse_proto(data: bytes) -> list[OtlpSpan]:
 # --------------------------------------------------------------------------- JSON -> OtlpSpan
 
 _HEX = re.compile(r"[0-9a-fA-F]*")
-_ID_KEYS = {"traceId": 16, "trace_id": 16, "spanId": 8, "span_id": 8, "parentSpanId": 8, "parent_span_id": 8}
+_STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+_MISSING = object()
 
 
-def _id_to_b64(value: Any, size: int) -> Any:
-    """OTLP JSON ids are hex; protobuf's JSON mapping wants base64. Accept both."""
-    if isinstance(value, str) and len(value) == 2 * size and _HEX.fullmatch(value):
-        return base64.b64encode(bytes.fromhex(value)).decode("ascii")
-    return value
+def _jget(d: dict[str, Any], camel: str, snake: str) -> Any:
+    v = d.get(camel, _MISSING)
+    return d.get(snake) if v is _MISSING else v
 
 
-def _fix_ids(obj: dict[str, Any]) -> None:
-    for k, size in _ID_KEYS.items():
-        if k in obj:
-            obj[k] = _id_to_b64(obj[k], size)
+def _jobj(v: Any, what: str) -> dict[str, Any]:
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _BadRecord(f"{what} must be an object, got {type(v).__name__}")
+    return v
 
 
-def _lists(obj: dict[str, Any], *keys: str) -> Iterator[dict[str, Any]]:
-    for k in keys:
-        v = obj.get(k)
-        if isinstance(v, list):
-            for x in v:
-                if isinstance(x, dict):
-                    yield x
+def _jlist(d: dict[str, Any], camel: str, snake: str) -> list[Any]:
+    v = _jget(d, camel, snake)
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise _BadRecord(f"{camel} must be a list, got {type(v).__name__}")
+    return v
+
+
+def _jint(v: Any, what: str) -> int:
+    if v is None:
+        return 0
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            pass
+    raise _BadRecord(f"{what} must be an integer, got {_short(repr(v), 40)}")
+
+
+def _jbytes(v: Any, what: str) -> bytes:
+    if not isinstance(v, str):
+        raise _BadRecord(f"{what} must be a base64 string")
+    text = v.replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise _BadRecord(f"{what} is not base64") from e
+
+
+def _jid(v: Any, size: int, what: str, name: str) -> str:
+    """An id as lowercase hex: OTLP JSON sends hex, protobuf's JSON mapping base64. Accept both."""
+    if isinstance(v, str) and len(v) == 2 * size and _HEX.fullmatch(v):
+        return v.lower()
+    raw = _jbytes(v, f"span {name!r}: {what}") if v not in (None, "") else b""
+    if len(raw) != size:
+        raise _BadRecord(f"span {name!r}: {what} must be {size} bytes, got {len(raw)}")
+    return raw.hex()
+
+
+def _jany(v: Any) -> Any:
+    """A JSON ``AnyValue`` to python, as ``_any_value`` does for protobuf."""
+    if not isinstance(v, dict):
+        raise _BadRecord(f"attribute value must be an AnyValue object, got {_short(repr(v), 40)}")
+    for camel, snake in (
+        ("stringValue", "string_value"),
+        ("boolValue", "bool_value"),
+        ("intValue", "int_value"),
+        ("doubleValue", "double_value"),
+        ("arrayValue", "array_value"),
+        ("kvlistValue", "kvlist_value"),
+        ("bytesValue", "bytes_value"),
+    ):
+        x = _jget(v, camel, snake)
+        if x is None:
+            continue
+        if camel == "stringValue":
+            if not isinstance(x, str):
+                raise _BadRecord("stringValue must be a string")
+            return x
+        if camel == "boolValue":
+            if not isinstance(x, bool):
+                raise _BadRecord("boolValue must be true or false")
+            return x
+        if camel == "intValue":
+            return _jint(x, "intValue")
+        if camel == "doubleValue":
+            if isinstance(x, bool) or not isinstance(x, (int, float, str)):
+                raise _BadRecord("doubleValue must be a number")
+            try:
+                return float(x)
+            except ValueError as e:
+                raise _BadRecord("doubleValue must be a number") from e
+        if camel == "arrayValue":
+            return [_jany(y) for y in _jlist(_jobj(x, camel), "values", "values")]
+        if camel == "kvlistValue":
+            return _jkv(_jlist(_jobj(x, camel), "values", "values"))
+        return base64.b64encode(_jbytes(x, "bytesValue")).decode("ascii")
+    return None
+
+
+def _jkv(items: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in items:
+        kv = _jobj(kv, "attribute")
+        key = kv.get("key")
+        if not isinstance(key, str):
+            raise _BadRecord("attribute key must be a string")
+        val = kv.get("value")
+        out[key] = None if val is None else _jany(val)
+    return out
 
 
 def _parse_json_obj(doc: Any) -> list[OtlpSpan]:
+    """An ``ExportTraceServiceRequest``/``TracesData`` in OTLP JSON (camelCase or snake_case keys)."""
     if not isinstance(doc, dict):
         raise _BadRecord(f"expected a JSON object with resourceSpans, got {type(doc).__name__}")
-    for rs in _lists(doc, "resourceSpans", "resource_spans"):
-        for ss in _lists(rs, "scopeSpans", "scope_spans"):
-            for span in _lists(ss, "spans"):
-                _fix_ids(span)
-                for link in _lists(span, "links"):
-                    _fix_ids(link)
-    req = ExportTraceServiceRequest()
-    try:
-        json_format.ParseDict(doc, req, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, AttributeError) as e:
-        raise _BadRecord(f"not an OTLP JSON request ({_short(str(e))})") from e
-    return _from_proto(req)
+    out: list[OtlpSpan] = []
+    for rs in _jlist(doc, "resourceSpans", "resource_spans"):
+        rs = _jobj(rs, "resourceSpans item")
+        resource = _jkv(_jlist(_jobj(rs.get("resource"), "resource"), "attributes", "attributes"))
+        scopes = _jlist(rs, "scopeSpans", "scope_spans") or _jlist(
+            rs, "instrumentationLibrarySpans", "instrumentation_library_spans"
+        )
+        for ss in scopes:
+            ss = _jobj(ss, "scopeSpans item")
+            scope_obj = _jobj(
+                _jget(ss, "scope", "scope") or _jget(ss, "instrumentationLibrary", "instrumentation_library"), "scope"
+            )
+            scope = scope_obj.get("name") or ""
+            if not isinstance(scope, str):
+                raise _BadRecord("scope name must be a string")
+            for sp in _jlist(ss, "spans", "spans"):
+                out.append(_jspan(_jobj(sp, "span"), resource, scope))
+    return out
+
+
+def _jspan(sp: dict[str, Any], resource: dict[str, Any], scope: str) -> OtlpSpan:
+    name = sp.get("name") or ""
+    if not isinstance(name, str):
+        raise _BadRecord(f"span name must be a string, got {_short(repr(name), 40)}")
+    links = []
+    for link in _jlist(sp, "links", "links"):
+        link = _jobj(link, "link")
+        try:
+            lt = _jid(_jget(link, "traceId", "trace_id"), 16, "link trace id", name)
+            ls = _jid(_jget(link, "spanId", "span_id"), 8, "link span id", name)
+        except _BadRecord:
+            log.debug("span %r: dropping a link with malformed ids", name)
+            continue
+        links.append((lt, ls, _jkv(_jlist(link, "attributes", "attributes"))))
+    parent = _jget(sp, "parentSpanId", "parent_span_id")
+    status = _jobj(sp.get("status"), "status")
+    code = status.get("code")
+    if isinstance(code, str) and code in _STATUS_CODES:
+        code = _STATUS_CODES[code]
+    message = status.get("message") or ""
+    events = []
+    for ev in _jlist(sp, "events", "events"):
+        ev = _jobj(ev, "span event")
+        events.append(
+            {
+                "name": str(ev.get("name") or ""),
+                "ts": _jint(_jget(ev, "timeUnixNano", "time_unix_nano"), "event time"),
+                "attrs": _jkv(_jlist(ev, "attributes", "attributes")),
+            }
+        )
+    return OtlpSpan(
+        trace_id=_jid(_jget(sp, "traceId", "trace_id"), 16, "trace id", name),
+        span_id=_jid(_jget(sp, "spanId", "span_id"), 8, "span id", name),
+        parent_span_id=_jid(parent, 8, "parent span id", name) if parent else None,
+        name=name,
+        start_ns=_jint(_jget(sp, "startTimeUnixNano", "start_time_unix_nano"), "start time"),
+        end_ns=_jint(_jget(sp, "endTimeUnixNano", "end_time_unix_nano"), "end time"),
+        attrs=_jkv(_jlist(sp, "attributes", "attributes")),
+        resource=resource,
+        scope=scope,
+        links=links,
+        status_code=_jint(code, "status code"),
+        status_message=message if isinstance(message, str) else str(message),
+        events=events,
+    )
 
 
 def _parse_json_bytes(data: bytes | str) -> list[OtlpSpan]:
