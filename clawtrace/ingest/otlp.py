@@ -608,16 +608,37 @@ def _varint_frames(data: bytes) -> list[tuple[int, bytes, str | None]] | None:
 
 # --------------------------------------------------------------------------- mapping to events
 
+# Plain strings: enum attribute access is slow in the per-span path.
+_K_FILE_DELETE = EventKind.FILE_DELETE.value
+_K_FILE_READ = EventKind.FILE_READ.value
+_K_FILE_WRITE = EventKind.FILE_WRITE.value
+_K_INPUT_MESSAGE = EventKind.INPUT_MESSAGE.value
+_K_MEMORY_READ = EventKind.MEMORY_READ.value
+_K_MEMORY_WRITE = EventKind.MEMORY_WRITE.value
+_K_MODEL_TURN = EventKind.MODEL_TURN.value
+_K_NET_EGRESS = EventKind.NET_EGRESS.value
+_K_NET_FETCH = EventKind.NET_FETCH.value
+_K_POLICY_DECISION = EventKind.POLICY_DECISION.value
+_K_PROCESS_EXEC = EventKind.PROCESS_EXEC.value
+_K_SKILL_INSTALL = EventKind.SKILL_INSTALL.value
+_K_SKILL_LOAD = EventKind.SKILL_LOAD.value
+_K_TOOL_CALL = EventKind.TOOL_CALL.value
+_K_TOOL_RESULT = EventKind.TOOL_RESULT.value
+_LINKKIND_CONSUMED = LinkKind.CONSUMED.value
+_SENSITIVITY_NONE = Sensitivity.NONE.value
+_SOURCE_OTLP = Source.OTLP.value
+_TRUST_UNKNOWN = Trust.UNKNOWN.value
+_TRUST_UNTRUSTED = Trust.UNTRUSTED.value
 _KINDS = frozenset(k.value for k in EventKind)
 _TRUSTS = frozenset(t.value for t in Trust)
 _SENSITIVITIES = frozenset(s.value for s in Sensitivity)
 _SOURCES = frozenset(s.value for s in Source)
 _EDGE_KINDS = frozenset(k.value for k in EdgeKind)
 _OPERATION_KINDS = {
-    "execute_tool": EventKind.TOOL_CALL.value,
-    "chat": EventKind.MODEL_TURN.value,
-    "text_completion": EventKind.MODEL_TURN.value,
-    "generate_content": EventKind.MODEL_TURN.value,
+    "execute_tool": _K_TOOL_CALL,
+    "chat": _K_MODEL_TURN,
+    "text_completion": _K_MODEL_TURN,
+    "generate_content": _K_MODEL_TURN,
 }
 _COLUMN_ATTRS = frozenset(
     {
@@ -681,7 +702,7 @@ def _kind_of(s: OtlpSpan) -> str | None:
 
 
 def _clip(text: str, n: int = _SUMMARY_MAX) -> str:
-    text = " ".join(text.split())
+    text = " ".join(text[: 4 * n].split())
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
@@ -788,9 +809,9 @@ class _Mapper:
                         trust=ev.trust,
                     )
                 else:
-                    if a.sensitivity == Sensitivity.NONE.value and ev.sensitivity != Sensitivity.NONE.value:
+                    if a.sensitivity == _SENSITIVITY_NONE and ev.sensitivity != _SENSITIVITY_NONE:
                         a.sensitivity = ev.sensitivity
-                    if ev.trust == Trust.UNTRUSTED.value:
+                    if ev.trust == _TRUST_UNTRUSTED:
                         a.trust = ev.trust
         self.batch.artifacts.extend(artifacts.values())
         return self.batch
@@ -808,7 +829,7 @@ class _Mapper:
         s = self.spans[key]
         for lt, ls, la in s.links:
             lk = la.get(sc.LINK_KIND)
-            kind = lk if isinstance(lk, str) and lk in _EDGE_KINDS else LinkKind.CONSUMED.value
+            kind = lk if isinstance(lk, str) and lk in _EDGE_KINDS else _LINKKIND_CONSUMED
             src = self.event_ids.get((lt, ls)) or model.span_ref(lt, ls)
             if src == ev.event_id:
                 continue
@@ -833,10 +854,10 @@ class _Mapper:
         artifact = _artifact(kind, a, s.resource, agent_id)
         trust = _str(a.get(sc.TRUST))
         if trust not in _TRUSTS:
-            trust = Trust.UNTRUSTED.value if kind == EventKind.NET_FETCH.value else Trust.UNKNOWN.value
+            trust = _TRUST_UNTRUSTED if kind == _K_NET_FETCH else _TRUST_UNKNOWN
         sensitivity = _str(a.get(sc.SENSITIVITY))
         if sensitivity not in _SENSITIVITIES:
-            sensitivity = Sensitivity.NONE.value
+            sensitivity = _SENSITIVITY_NONE
             if artifact and artifact.startswith("file://") and kind.split(".", 1)[0] in ("file", "memory"):
                 sensitivity = model.classify_path(artifact)
         source = _str(a.get(sc.SOURCE))
@@ -847,7 +868,7 @@ class _Mapper:
             kind,
             session_id=session_id,
             tool_call_id=tool_call_id,
-            fallback=(Source.OTLP.value, s.trace_id, s.span_id),
+            fallback=(_SOURCE_OTLP, s.trace_id, s.span_id),
             artifact=artifact,
         )
         summary = _str(a.get(sc.SUMMARY)) or _summary(kind, a, artifact, tool_name, content, content_size)
@@ -939,12 +960,12 @@ def _artifact(kind: str, a: dict[str, Any], resource: dict[str, Any], agent_id: 
     if family == "file" and path:
         cwd = _str(a.get(_CWD_ATTR)) or _str(resource.get(_CWD_ATTR))
         return model.file_uri(path, cwd=cwd)
-    if kind == EventKind.NET_FETCH.value:
+    if kind == _K_NET_FETCH:
         if url:
             return model.url_artifact(url)
         host = _str(a.get(sc.SERVER_ADDRESS))
         return model.host_artifact(host, _int(a.get(sc.SERVER_PORT))) if host else None
-    if kind == EventKind.NET_EGRESS.value:
+    if kind == _K_NET_EGRESS:
         host = _str(a.get(sc.SERVER_ADDRESS))
         port = _int(a.get(sc.SERVER_PORT))
         if url:
@@ -975,39 +996,39 @@ def _summary(
     kind: str, a: dict[str, Any], artifact: str | None, tool_name: str | None, content: bytes | None, size: int | None
 ) -> str:
     def text() -> str:
-        return content.decode("utf-8", "replace") if content else ""
+        return content[: 4 * _SUMMARY_MAX].decode("utf-8", "replace") if content else ""
 
     path = _str(a.get(sc.FILE_PATH))
     where = path or (artifact[len("file://") :] if artifact and artifact.startswith("file://") else artifact) or "?"
-    if kind == EventKind.INPUT_MESSAGE.value:
+    if kind == _K_INPUT_MESSAGE:
         sender = _str(a.get(sc.MESSAGE_SENDER))
         channel = _str(a.get(sc.MESSAGE_CHANNEL))
         head = "message" + (f" from {sender}" if sender else "") + (f" via {channel}" if channel else "")
         return _clip(f"{head}: {text()}" if content else head)
-    if kind == EventKind.MODEL_TURN.value:
+    if kind == _K_MODEL_TURN:
         m = _str(a.get(sc.REQUEST_MODEL))
         tin, tout = _int(a.get(sc.USAGE_INPUT_TOKENS)), _int(a.get(sc.USAGE_OUTPUT_TOKENS))
         toks = f" ({tin} in, {tout} out)" if tin is not None and tout is not None else ""
         return _clip(f"turn {m or '?'}{toks}")
-    if kind == EventKind.TOOL_CALL.value:
+    if kind == _K_TOOL_CALL:
         args = text()
         return _clip(f"tool {tool_name or '?'}" + (f" {args}" if args else ""))
-    if kind == EventKind.TOOL_RESULT.value:
+    if kind == _K_TOOL_RESULT:
         err = " error" if a.get(sc.TOOL_IS_ERROR) is True else ""
         return _clip(f"result{err} of {tool_name or 'tool'}{_size_text(size)}")
-    if kind in (EventKind.FILE_READ.value, EventKind.FILE_WRITE.value, EventKind.FILE_DELETE.value):
+    if kind in (_K_FILE_READ, _K_FILE_WRITE, _K_FILE_DELETE):
         verb = kind.split(".", 1)[1]
         return _clip(f"{verb} {where}{_size_text(size)}")
-    if kind in (EventKind.MEMORY_READ.value, EventKind.MEMORY_WRITE.value):
+    if kind in (_K_MEMORY_READ, _K_MEMORY_WRITE):
         verb = kind.split(".", 1)[1]
         return _clip(f"memory {verb} {artifact or where}{_size_text(size)}")
-    if kind in (EventKind.SKILL_LOAD.value, EventKind.SKILL_INSTALL.value):
+    if kind in (_K_SKILL_LOAD, _K_SKILL_INSTALL):
         name = _str(a.get(sc.SKILL_NAME)) or artifact or "?"
         return _clip(f"skill {kind.split('.', 1)[1]} {name}")
-    if kind == EventKind.PROCESS_EXEC.value:
+    if kind == _K_PROCESS_EXEC:
         cmd = _str(a.get(sc.PROCESS_COMMAND_LINE)) or text() or "?"
         return _clip(f"exec: {cmd}")
-    if kind == EventKind.NET_EGRESS.value:
+    if kind == _K_NET_EGRESS:
         out = _int(a.get(sc.NET_BYTES_OUT))
         if out is None:
             out = _int(a.get(sc.HTTP_BODY_SIZE))
@@ -1022,18 +1043,18 @@ def _summary(
             return _clip(f"dns {dns}")
         dest = artifact[len("host:") :] if artifact and artifact.startswith("host:") else "?"
         return _clip(f"send to {dest}{_size_text(out)}")
-    if kind == EventKind.NET_FETCH.value:
+    if kind == _K_NET_FETCH:
         n = _int(a.get(sc.NET_BYTES_IN))
         url = _str(a.get(sc.URL_FULL)) or artifact or "?"
         return _clip(f"fetch {url}{_size_text(n if n is not None else size)}")
-    if kind == EventKind.POLICY_DECISION.value:
+    if kind == _K_POLICY_DECISION:
         verdict = _str(a.get(sc.POLICY_VERDICT)) or "?"
         rule = _str(a.get(sc.POLICY_RULE))
         return _clip(f"policy {verdict}" + (f": {rule}" if rule else ""))
     return _clip(kind)
 
 
-def spans_to_batch(spans: list[OtlpSpan], *, source: str = Source.OTLP.value) -> model.Batch:
+def spans_to_batch(spans: list[OtlpSpan], *, source: str = _SOURCE_OTLP) -> model.Batch:
     """Map OTLP spans to provenance records (DESIGN.md sections 3 and 7).
 
     A span becomes an event when its ``clawtrace.event.kind`` attribute, its name
