@@ -138,31 +138,70 @@ def _kgram_hashes(u: np.ndarray, n: int) -> np.ndarray:
     return h
 
 
-def _winnow_chunk(u: np.ndarray, nk: int) -> tuple[np.ndarray, np.ndarray]:
+class _Scratch:
+    """Work arrays for winnowing chunks of up to ``nk`` k-grams, allocated once per call.
+
+    Every pass writes into these (``out=``), so a chunk allocates nothing but its small
+    result: fresh 256 KiB temporaries per pass cost page faults that doubled the time.
+    """
+
+    __slots__ = ("a", "b", "c", "change")
+
+    def __init__(self, nk: int) -> None:
+        self.a = np.empty(nk + 8, dtype=np.uint64)
+        self.b = np.empty(nk + 8, dtype=np.uint64)
+        self.c = np.empty(nk + 8, dtype=np.uint64)
+        self.change = np.empty(nk, dtype=bool)
+
+
+def _winnow_chunk(u: np.ndarray, nk: int, s: _Scratch | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Selected (hash, offset) pairs of the ``nk`` k-grams of one chunk, offsets ascending.
 
-    Selection key = the hash's top 44 bits with the k-gram's offset in the low 20 bits, so
-    the window minimum is the smallest hash and, on a tie of those bits, the leftmost
-    k-gram: a function of the window's bytes only, which is what the guarantee needs.
+    ``u`` holds the ``nk + 8`` uint64 read at the chunk's offsets. Selection key = the hash's
+    top 44 bits with the k-gram's offset in the low 20 bits, so the window minimum is the
+    smallest hash and, on a tie of those bits, the leftmost k-gram: a function of the
+    window's bytes only, which is what the guarantee needs. The same hash as
+    ``_kgram_hashes``, computed in place; about fifteen vectorised passes in all.
     """
-    h = _kgram_hashes(u, nk)
-    key = h & _KEY_MASK
-    key |= _ARANGE[:nk]
+    if s is None:
+        s = _Scratch(nk)
+    m = s.a[: nk + 8]
+    np.copyto(m, u)  # a contiguous copy, then contiguous passes: cheaper than strided ones
+    np.multiply(m, _M1, out=m)
+    t = s.b[: nk + 8]
+    np.right_shift(m, _S29, out=t)
+    np.bitwise_xor(m, t, out=m)
+    h = s.b[:nk]
+    np.multiply(m[8:], _M2, out=h)
+    np.bitwise_xor(h, m[:nk], out=h)
+    key = s.a[:nk]
+    np.bitwise_and(h, _KEY_MASK, out=key)
+    np.bitwise_or(key, _ARANGE[:nk], out=key)
     if nk >= W:
         # Sliding minimum over W = 17 by doubling: widths 2, 4, 8, 16, then 17.
-        w = np.minimum(key[:-1], key[1:])
-        w = np.minimum(w[:-2], w[2:])
-        w = np.minimum(w[:-4], w[4:])
-        w = np.minimum(w[:-8], w[8:])
-        w = np.minimum(w[:-1], w[1:])
+        a, c = s.a, s.c
+        n = nk - 1
+        np.minimum(a[:n], a[1 : n + 1], out=c[:n])
+        n -= 2
+        np.minimum(c[:n], c[2 : n + 2], out=a[:n])
+        n -= 4
+        np.minimum(a[:n], a[4 : n + 4], out=c[:n])
+        n -= 8
+        np.minimum(c[:n], c[8 : n + 8], out=a[:n])
+        n -= 1
+        np.minimum(a[:n], a[1 : n + 1], out=c[:n])
+        w = c[:n]
     else:
         # Fewer k-grams than a window: the whole content is one window.
         w = key.min(keepdims=True)
-    # The leftmost minimum's offset never decreases as the window slides: keep run starts.
-    change = np.empty(len(w), dtype=bool)
+    # The leftmost minimum's offset never decreases as the window slides, and a key holds
+    # its offset: keep the windows whose key differs from the previous window's.
+    change = s.change[: len(w)]
     change[0] = True
     np.not_equal(w[1:], w[:-1], out=change[1:])
-    pos = (w[change] & _POS_MASK).astype(np.int64)
+    pos = w[np.flatnonzero(change)]
+    pos &= _POS_MASK
+    pos = pos.view(np.int64)
     return h[pos], pos
 
 
@@ -171,37 +210,69 @@ def _winnow_all(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     size = len(data)
     if size < K:
         return _EMPTY_U64, _EMPTY_I64
-    buf = np.zeros(size + 8, dtype=np.uint8)
+    buf = np.empty(size + 8, dtype=np.uint8)
     buf[:size] = np.frombuffer(data, dtype=np.uint8)
+    buf[size:] = 0
     total = size - K + 1
     if total <= _CHUNK + W - 1:
         return _winnow_chunk(_u64_view(buf, total + 8), total)
+    scratch = _Scratch(_CHUNK + W - 1)
     hs: list[np.ndarray] = []
     ps: list[np.ndarray] = []
     nwin = total - W + 1
     for start in range(0, nwin, _CHUNK):
         nk = min(_CHUNK, nwin - start) + W - 1
-        h, p = _winnow_chunk(_u64_view(buf[start:], nk + 8), nk)
+        h, p = _winnow_chunk(_u64_view(buf[start:], nk + 8), nk, scratch)
+        if start:
+            p += start
         hs.append(h)
-        ps.append(p + start)
+        ps.append(p)
     return np.concatenate(hs), np.concatenate(ps)
 
 
 def _first_unique(hashes: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique hashes (sorted) with the smallest ``rank`` (int64) of each."""
-    if len(hashes) == 0:
-        return _EMPTY_U64, _EMPTY_I64
-    sorted_h = np.sort(hashes)
-    if not np.any(sorted_h[1:] == sorted_h[:-1]):
-        # All distinct (the common case): a plain sort is several times cheaper than argsort.
-        return hashes, rank
-    order = np.argsort(hashes)
-    h = hashes[order]
-    first = np.empty(len(h), dtype=bool)
-    first[0] = True
-    np.not_equal(h[1:], h[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    return h[starts], np.minimum.reduceat(rank[order], starts)
+    """Unique hashes with the smallest ``rank`` (int64) of each, ``rank`` nondecreasing.
+
+    One plain sort (several times cheaper than an argsort) of keys holding the hash's top
+    bits above the element's index: equal hashes end up adjacent, in index order, so the
+    first of each run has the smallest rank. Distinct hashes that share the top bits (rare:
+    the index takes ~log2(n) bits) are resolved exactly by a lexsort of just those.
+    """
+    n = len(hashes)
+    if n <= 1:
+        return (hashes, rank) if n else (_EMPTY_U64, _EMPTY_I64)
+    bits = (n - 1).bit_length()
+    low = np.uint64((1 << bits) - 1)
+    key = hashes & ~low
+    key |= _arange_u64(n)
+    key.sort()
+    xor = key[1:] ^ key[:-1]
+    new_prefix = np.empty(n, dtype=bool)
+    new_prefix[0] = True
+    np.greater(xor, low, out=new_prefix[1:])
+    key &= low
+    idx = key.view(np.int64)
+    hs = hashes[idx]
+    mixed = ~new_prefix[1:]
+    mixed &= hs[1:] != hs[:-1]
+    if not mixed.any():
+        first = idx[new_prefix]
+        return hashes[first], rank[first]
+    # Some top-bit groups hold distinct hashes: redo those groups exactly.
+    gid = np.cumsum(new_prefix) - 1
+    in_bad = np.isin(gid, np.unique(gid[1:][mixed]))
+    sub = idx[in_bad]
+    sub = sub[np.lexsort((sub, hashes[sub]))]
+    sh = hashes[sub]
+    sub_first = np.empty(len(sub), dtype=bool)
+    sub_first[0] = True
+    np.not_equal(sh[1:], sh[:-1], out=sub_first[1:])
+    first = np.concatenate((idx[new_prefix & ~in_bad], sub[sub_first]))
+    return hashes[first], rank[first]
+
+
+def _arange_u64(n: int) -> np.ndarray:
+    return _ARANGE[:n] if n <= len(_ARANGE) else np.arange(n, dtype=np.uint64)
 
 
 def winnow(data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -399,15 +470,22 @@ def _winnow_variant(variant: _Variant) -> tuple[np.ndarray, np.ndarray]:
     The pieces are concatenated and winnowed once (a k-gram across two pieces is harmless
     noise; a fragment inside one piece is still whole, so the guarantee holds).
     """
-    joined = b"".join(variant.pieces)
+    pieces, origins = variant.pieces, variant.origins
+    if any(b < a for a, b in zip(origins, origins[1:])):
+        # Pieces in origin order, so the mapped offsets come out in order.
+        order = sorted(range(len(origins)), key=origins.__getitem__)
+        pieces = [pieces[i] for i in order]
+        origins = [origins[i] for i in order]
+    joined = b"".join(pieces)
     h, p = _winnow_all(joined)
     if len(h) == 0:
         return h, p
-    lengths = np.fromiter((len(x) for x in variant.pieces), dtype=np.int64, count=len(variant.pieces))
+    if len(pieces) == 1:
+        return h, np.full(len(h), origins[0], dtype=np.int64)
+    lengths = np.fromiter((len(x) for x in pieces), dtype=np.int64, count=len(pieces))
     starts = np.cumsum(lengths) - lengths
     idx = np.searchsorted(starts, p, side="right") - 1
-    origins = np.asarray(variant.origins, dtype=np.int64)
-    return h, origins[idx]
+    return h, np.asarray(origins, dtype=np.int64)[idx]
 
 
 # --------------------------------------------------------------------------- public
@@ -442,8 +520,13 @@ def fingerprint(data: bytes, *, decode: bool = False) -> Fingerprint:
         encodings = np.zeros(len(hashes), dtype=np.uint8)
     else:
         # Rank = encoding in the top byte, offset below: raw wins, then the smallest offset.
+        # Parts come in encoding order, each in offset order, so the ranks never decrease.
         rank = np.concatenate([pp | (int(ee[0]) << 56) if len(ee) else pp for pp, ee in zip(parts_p, parts_e)])
-        hashes, rank = _first_unique(np.concatenate(parts_h), rank)
+        all_h = np.concatenate(parts_h)
+        if np.any(rank[1:] < rank[:-1]):  # defensive: _first_unique needs ranks in order
+            order = np.argsort(rank, kind="stable")
+            all_h, rank = all_h[order], rank[order]
+        hashes, rank = _first_unique(all_h, rank)
         positions = rank & ((1 << 56) - 1)
         encodings = (rank >> 56).astype(np.uint8)
     return Fingerprint(sha256=digest, size=len(data), hashes=hashes, positions=positions, encodings=encodings)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import posixpath
 import re
 from typing import Any
@@ -140,13 +139,19 @@ class Batch:
 # --------------------------------------------------------------------------- artifacts
 
 
-def file_uri(path: str, cwd: str | None = None) -> str:
-    """``file://`` URI of a path, resolved against ``cwd`` and normalised (no I/O)."""
+def file_uri(path: str, cwd: str | None = None, home: str | None = None) -> str:
+    """``file://`` URI of a path, resolved against ``cwd`` and normalised (no I/O).
+
+    ``~`` is expanded with the *agent's* ``home`` when known, never with the home of the
+    machine doing the import; otherwise it stays ``~`` (``file://~/.aws/credentials``).
+    """
     p = path
     if p.startswith("file://"):
         p = p[len("file://") :]
+    if p.startswith("~") and home:
+        p = home.rstrip("/") + p[1:]
     if p.startswith("~"):
-        p = os.path.expanduser(p)
+        return "file://" + posixpath.normpath(p)
     if not posixpath.isabs(p) and cwd:
         p = posixpath.join(cwd, p)
     return "file://" + posixpath.normpath(p)

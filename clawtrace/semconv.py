@@ -285,6 +285,9 @@ PROCESS_COMMAND_LINE: Final = "process.command_line"
 PROCESS_PID: Final = "process.pid"
 """Pid of a ``process.exec``."""
 
+PROCESS_WORKING_DIRECTORY: Final = "process.working_directory"
+"""Working directory of the agent or process; relative file paths are resolved against it."""
+
 DNS_QUESTION_NAME: Final = "dns.question.name"
 """Name looked up by a DNS egress."""
 

@@ -53,7 +53,7 @@ _MAX_FRAME = 1 << 30
 """A length prefix above this is not a Collector frame but garbage."""
 _SUMMARY_MAX = 160
 
-_CWD_ATTR = "process.working_directory"
+_CWD_ATTR = sc.PROCESS_WORKING_DIRECTORY
 """OpenTelemetry's process working directory attribute, used to resolve relative paths.
 (Not yet in ``semconv``; see the closing note of this change.)"""
 
