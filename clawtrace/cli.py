@@ -403,9 +403,9 @@ def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) ->
     f = _fmt(fmt)
     if f == "table":
         for r in rows:
-            r["carried"] = ", ".join(
-                (c["artifact"] or c["kind"]) + (f" ({', '.join(c['secrets'])})" if c["secrets"] else "") for c in r["carried"]
-            )
+            arts = sorted({c["artifact"] or c["kind"] for c in r["carried"] if c["kind"] != "tool.result" or not c["artifact"]})
+            n = len({s for c in r["carried"] for s in c["secrets"]})
+            r["carried"] = ", ".join(a.removeprefix("file://") for a in arts) + (f" ({n} secrets)" if n else "")
         _emit(rows, f, _EGRESS_COLS)
         n = sum(1 for r in rows if r["verdict"] == "exfiltration")
         if n:

@@ -39,7 +39,9 @@ def write_json(obj: Any, out: TextIO) -> None:
 def _cell(v: Any, width: int) -> str:
     if v is None:
         return ""
-    if isinstance(v, (list, dict)):
+    if isinstance(v, list) and all(isinstance(x, (str, int, float)) for x in v):
+        s = ", ".join(str(x) for x in v)
+    elif isinstance(v, (list, dict)):
         s = json.dumps(to_jsonable(v), ensure_ascii=False)
     else:
         s = str(to_jsonable(v))

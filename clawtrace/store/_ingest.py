@@ -7,10 +7,12 @@ is stored with its ``ingest_log`` row, or nothing is.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -115,9 +117,26 @@ class _Prepared:
     artifacts: dict[str, tuple[str, str, str, int]]
 
 
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+_HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){16,}(?![0-9A-Fa-f])")
+
+
+def _decode_run(run: str) -> str | None:
+    try:
+        if _HEX_RUN.fullmatch(run) and len(run) % 2 == 0:
+            raw = bytes.fromhex(run)
+        else:
+            raw = base64.b64decode(run.replace("-", "+").replace("_", "/") + "=" * (-len(run) % 4))
+    except ValueError:
+        return None
+    return raw.decode("utf-8", "ignore")
+
+
 class _Redactor:
     """Redacts with the detectors, then also every other place a secret seen in this batch
-    appears: a password found in ``DB_PASSWORD=...`` is redacted in a bare URL too."""
+    appears: a password found in ``DB_PASSWORD=...`` is redacted in a bare URL too; and a
+    base64 or hex run whose decoding holds a secret is redacted whole (an encoded secret is
+    still a secret), recording the inner secret's digest so ``egress`` can follow it."""
 
     def __init__(self) -> None:
         self.known: dict[str, rd.SecretHit] = {}
@@ -138,9 +157,33 @@ class _Redactor:
             if value in out:
                 out = out.replace(value, hit.placeholder)
                 h.append(hit)
+        if len(out) >= 24:
+            out = self._encoded(out, h)
         if hits is not None:
             hits.extend(h)
         return out
+
+    def _encoded(self, text: str, hits: list[rd.SecretHit]) -> str:
+        pieces: list[str] = []
+        last = 0
+        for rx in (_B64_RUN, _HEX_RUN):
+            for m in rx.finditer(text):
+                if m.start() < last:
+                    continue
+                decoded = _decode_run(m.group())
+                inner = rd.scan(decoded) if decoded and len(decoded) >= 8 else []
+                if not inner:
+                    continue
+                hits.extend(inner)
+                pieces.append(text[last : m.start()])
+                pieces.append(rd.placeholder("encoded_" + inner[0].type, m.group()))
+                last = m.end()
+            if pieces:
+                break
+        if not pieces:
+            return text
+        pieces.append(text[last:])
+        return "".join(pieces)
 
     def obj(self, v: Any, hits: list[rd.SecretHit]) -> Any:
         if isinstance(v, str):
