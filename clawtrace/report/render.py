@@ -78,7 +78,7 @@ def write_rows(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, columns: S
 
 def _ev(e: dict[str, Any]) -> str:
     short = e["event_id"][:10]
-    ts = (e.get("ts") or "")[:19].replace("T", " ")
+    ts = (e.get("ts") or "")[:23].replace("T", " ")
     flags = []
     if e.get("trust") == "untrusted":
         flags.append("UNTRUSTED")
