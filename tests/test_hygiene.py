@@ -59,9 +59,21 @@ def test_every_named_query_declares_its_params_and_binds(tmp_path: Path) -> None
             store.explain(q.sql, {p: None for p in q.params} or None)  # type: ignore[arg-type]
 
 
-def test_queries_ship_in_the_wheel() -> None:
-    text = (ROOT / "pyproject.toml").read_text()
-    assert '"queries" = "clawtrace/_queries"' in text
+def test_queries_and_sample_ship_in_the_wheel(tmp_path: Path) -> None:
+    import zipfile
+
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    (wheel,) = tmp_path.glob("clawtrace-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for q in queries.load_all().values():
+        assert f"clawtrace/_queries/{Path(q.path).name}" in names
+    assert "clawtrace/samples/incident.otlp.jsonl" in names
+    assert "clawtrace/py.typed" in names
 
 
 @pytest.mark.parametrize("mod", ["clawtrace.store", "clawtrace.graph", "clawtrace.cli", "clawtrace.api"])
