@@ -135,7 +135,16 @@ def _child(mode: str, db: str, seqs: list[int]) -> dict[str, Any]:
 
 def _spawn(mode: str, db: str, seqs: list[int]) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--db", db, "--seqs", ",".join(map(str, seqs))],
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            mode,
+            "--db",
+            db,
+            "--seqs",
+            ",".join(map(str, seqs)),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -89,7 +89,9 @@ def print_table(entries: list[dict[str, Any]], out: Any = sys.stdout) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Run the clawtrace benchmarks (DESIGN.md section 10).")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run, seconds)")
-    ap.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (why, bench_why, ...); repeatable")
+    ap.add_argument(
+        "--only", action="append", metavar="NAME", help="run only this benchmark (why, bench_why, ...); repeatable"
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the results here")
     a = ap.parse_args(argv)
 
@@ -115,13 +117,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print_table(entries)
     doc = {
-        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "quick": a.quick,
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
         "benchmarks": entries,
     }
     RESULTS.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"{stamp}{'-quick' if a.quick else ''}.json"
     text = json.dumps(doc, indent=1, default=str)
     out.write_text(text)

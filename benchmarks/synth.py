@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from clawtrace.store import Store  # noqa: E402
+from clawtrace.store import Store
 
-__all__ = ["build_store", "cached_store", "CACHE_DIR", "SYNTH_VERSION"]
+__all__ = ["CACHE_DIR", "SYNTH_VERSION", "build_store", "cached_store"]
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 SYNTH_VERSION = 1
@@ -163,9 +163,9 @@ def _skeleton(n_events: int, seed: int) -> dict[str, Any]:
         m = (k_prev >= d) & (step_idx >= d)
         add(M[m] - 4 * d + 3, M[m], "consumed", 1.0)
     # result -> later tool call
-    d = rng.integers(1, 6, size=total_steps)
-    m = (rng.random(total_steps) < 0.25) & (step_idx >= d)
-    add(R[m] - 4 * d[m], C[m], "data_flow", rng.uniform(0.6, 1.0, int(m.sum())))
+    back = rng.integers(1, 6, size=total_steps)
+    m = (rng.random(total_steps) < 0.25) & (step_idx >= back)
+    add(R[m] - 4 * back[m], C[m], "data_flow", rng.uniform(0.6, 1.0, int(m.sum())))
     # a read's content reaches its call's result
     reads = np.isin(eff_kind, [_K["file.read"], _K["net.fetch"], _K["memory.read"]])
     add(X[reads], R[reads], "data_flow", 0.9)
@@ -326,7 +326,7 @@ def build_store(path: str | os.PathLike[str], n_events: int, *, seed: int = 0) -
         con.execute("DROP INDEX IF EXISTS edges_dst")
         con.execute("DROP INDEX IF EXISTS edges_src")
         t1 = time.perf_counter()
-        for skel in _event_chunks(sk, 2_000_000):  # noqa: B007 - read by DuckDB's replacement scan
+        for skel in _event_chunks(sk, 2_000_000):
             con.execute(_EVENT_SQL, {"seed": seed})
         t_events = time.perf_counter() - t1
 
@@ -442,7 +442,9 @@ def _targets(sk: dict[str, Any], seed: int, per_kind: int = 200) -> list[dict[st
                 cand = [i for i in range(hi - 1, late_from - 1, -1) if ks[i - lo] == _K["tool.call"]]
             if cand:
                 i = cand[0]
-                out.append({"seq": int(seq_of[i]), "kind": KINDS[ks[i - lo]], "session": int(s), "memory": tag == "memory"})
+                out.append(
+                    {"seq": int(seq_of[i]), "kind": KINDS[ks[i - lo]], "session": int(s), "memory": tag == "memory"}
+                )
         return out
 
     return pick(mem_sess, "memory") + pick(plain_sess, "plain")

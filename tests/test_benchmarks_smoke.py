@@ -89,7 +89,9 @@ def test_runner_discovers_and_formats(tmp_path: Path) -> None:
     assert set(runner.discover()) == set(MODULES)
     assert runner.plans("bench_why", quick=True) == [{"quick": True}]
     assert [p["n_events"] for p in runner.plans("bench_why", quick=False)] == [1_000_000, 10_000_000]
-    entries = [{"bench": "bench_x", "args": {"quick": True}, "wall_s": 0.1, "result": {"a_s": 1.5, "a_vs_b": 0.25, "n": 3}}]
+    entries = [
+        {"bench": "bench_x", "args": {"quick": True}, "wall_s": 0.1, "result": {"a_s": 1.5, "a_vs_b": 0.25, "n": 3}}
+    ]
     import io
 
     buf = io.StringIO()
