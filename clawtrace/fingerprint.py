@@ -23,6 +23,7 @@ import binascii
 import dataclasses
 import enum
 import hashlib
+import itertools
 import re
 import urllib.parse
 import zlib
@@ -210,9 +211,9 @@ def _winnow_all(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     size = len(data)
     if size < K:
         return _EMPTY_U64, _EMPTY_I64
-    buf = np.empty(size + 8, dtype=np.uint8)
-    buf[:size] = np.frombuffer(data, dtype=np.uint8)
-    buf[size:] = 0
+    # The last k-gram's second half ends at the last byte, so the views need no padding
+    # (and no copy of the content: a fresh large array costs a page fault per 4 KiB).
+    buf = np.frombuffer(data, dtype=np.uint8)
     total = size - K + 1
     if total <= _CHUNK + W - 1:
         return _winnow_chunk(_u64_view(buf, total + 8), total)
@@ -230,13 +231,18 @@ def _winnow_all(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(hs), np.concatenate(ps)
 
 
+_BLOCK: Final = 1 << 18
+"""Elements per block of the passes over large arrays in ``_first_unique`` (small, reused temporaries)."""
+
+
 def _first_unique(hashes: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique hashes with the smallest ``rank`` (int64) of each, ``rank`` nondecreasing.
 
     One plain sort (several times cheaper than an argsort) of keys holding the hash's top
     bits above the element's index: equal hashes end up adjacent, in index order, so the
     first of each run has the smallest rank. Distinct hashes that share the top bits (rare:
-    the index takes ~log2(n) bits) are resolved exactly by a lexsort of just those.
+    the index takes ~log2(n) bits) are resolved exactly by a lexsort of just those. The
+    element-wise passes run by blocks, so large inputs allocate few large arrays.
     """
     n = len(hashes)
     if n <= 1:
@@ -244,23 +250,43 @@ def _first_unique(hashes: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.
     bits = (n - 1).bit_length()
     low = np.uint64((1 << bits) - 1)
     key = hashes & ~low
-    key |= _arange_u64(n)
+    if n <= len(_ARANGE):
+        key |= _ARANGE[:n]
+    else:
+        step = np.arange(_BLOCK, dtype=np.uint64)
+        tmp = np.empty(_BLOCK, dtype=np.uint64)
+        for i in range(0, n, _BLOCK):
+            j = min(i + _BLOCK, n)
+            np.add(step[: j - i], np.uint64(i), out=tmp[: j - i])
+            key[i:j] |= tmp[: j - i]
     key.sort()
-    xor = key[1:] ^ key[:-1]
+    # new_prefix: the top bits differ from the previous key's; then key -> index, in place.
     new_prefix = np.empty(n, dtype=bool)
     new_prefix[0] = True
-    np.greater(xor, low, out=new_prefix[1:])
+    mixed = np.empty(n, dtype=bool)  # same top bits as the previous, different hash
+    mixed[0] = False
+    shift = np.uint64(bits)
+    for i in range(0, n, _BLOCK):
+        j = min(i + _BLOCK, n)
+        lo_i = max(i, 1)
+        np.greater(key[lo_i:j] ^ key[lo_i - 1 : j - 1], low, out=new_prefix[lo_i:j])
+        blk = key[max(i - 1, 0) : j] & low
+        hs = hashes[blk.view(np.int64)]
+        np.not_equal(hs[1:], hs[:-1], out=mixed[lo_i:j])
+        mixed[lo_i:j] &= ~new_prefix[lo_i:j]
+    if not mixed.any():
+        key &= low
+        first = key.view(np.int64)[new_prefix]
+        return hashes[first], rank[first]
+    prefixes = np.unique(key[np.flatnonzero(mixed)] >> shift)
+    los = np.searchsorted(key, prefixes << shift, side="left")
+    his = np.searchsorted(key, (prefixes << shift) | low, side="right")
     key &= low
     idx = key.view(np.int64)
-    hs = hashes[idx]
-    mixed = ~new_prefix[1:]
-    mixed &= hs[1:] != hs[:-1]
-    if not mixed.any():
-        first = idx[new_prefix]
-        return hashes[first], rank[first]
-    # Some top-bit groups hold distinct hashes: redo those groups exactly.
-    gid = np.cumsum(new_prefix) - 1
-    in_bad = np.isin(gid, np.unique(gid[1:][mixed]))
+    # Some top-bit groups hold distinct hashes: redo those few groups exactly.
+    in_bad = np.zeros(n, dtype=bool)
+    for a, b in zip(los.tolist(), his.tolist()):
+        in_bad[a:b] = True
     sub = idx[in_bad]
     sub = sub[np.lexsort((sub, hashes[sub]))]
     sh = hashes[sub]
@@ -471,7 +497,7 @@ def _winnow_variant(variant: _Variant) -> tuple[np.ndarray, np.ndarray]:
     noise; a fragment inside one piece is still whole, so the guarantee holds).
     """
     pieces, origins = variant.pieces, variant.origins
-    if any(b < a for a, b in zip(origins, origins[1:])):
+    if any(b < a for a, b in itertools.pairwise(origins)):
         # Pieces in origin order, so the mapped offsets come out in order.
         order = sorted(range(len(origins)), key=origins.__getitem__)
         pieces = [pieces[i] for i in order]
@@ -506,22 +532,28 @@ def fingerprint(data: bytes, *, decode: bool = False) -> Fingerprint:
     h, p = _winnow_all(data)
     parts_h = [h]
     parts_p = [p]
-    parts_e = [np.full(len(h), Enc.RAW, dtype=np.uint8)]
+    parts_e = [int(Enc.RAW)]
     if decode and len(data) >= K:
         for enc, variant in _decoded_variants(data).items():
             if not variant.pieces:
                 continue
             vh, vp = _winnow_variant(variant)
-            parts_h.append(vh)
-            parts_p.append(vp)
-            parts_e.append(np.full(len(vh), enc, dtype=np.uint8))
+            if len(vh):
+                parts_h.append(vh)
+                parts_p.append(vp)
+                parts_e.append(int(enc))
     if len(parts_h) == 1:
         hashes, positions = _first_unique(h, p)
         encodings = np.zeros(len(hashes), dtype=np.uint8)
     else:
         # Rank = encoding in the top byte, offset below: raw wins, then the smallest offset.
         # Parts come in encoding order, each in offset order, so the ranks never decrease.
-        rank = np.concatenate([pp | (int(ee[0]) << 56) if len(ee) else pp for pp, ee in zip(parts_p, parts_e)])
+        rank = np.concatenate(parts_p)
+        at = 0
+        for pp, ee in zip(parts_p, parts_e):
+            if ee:
+                rank[at : at + len(pp)] |= ee << 56
+            at += len(pp)
         all_h = np.concatenate(parts_h)
         if np.any(rank[1:] < rank[:-1]):  # defensive: _first_unique needs ranks in order
             order = np.argsort(rank, kind="stable")

@@ -19,6 +19,7 @@ after a spaced ``=`` (code, not an env file), unquoted identifiers and calls
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import math
@@ -77,7 +78,9 @@ def _has_digit(value: str) -> bool:
     return any(c.isdigit() for c in value)
 
 
-_HEXISH: Final = re.compile(r"[0-9a-f]+|[0-9A-F]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEXISH: Final = re.compile(
+    r"[0-9a-f]+|[0-9A-F]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 
 
 def _high_entropy(value: str) -> bool:
@@ -94,6 +97,31 @@ _PLACEHOLDER_WORDS: Final = re.compile(
 _CODE_VALUE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?:\(.*|\[.*)?")
 
 
+_SHARED_ROOTS: Final = ("sk-", "gh")
+"""Scan roots shared by several detectors' needles ("sk-ant-" and "sk-", "ghp_" and "github_pat_")."""
+
+
+def _scan_plan(needles: tuple[str, ...]) -> tuple[tuple[bytes, tuple[bytes, ...]], ...]:
+    """``(scan, needles)`` groups: one ``find`` pass for ``scan``, then ``startswith`` filters.
+
+    Needles that share their first two characters are found with one pass over the text
+    for their longest common prefix (a pass costs as much as the whole text, a filter only
+    as much as the prefix's occurrences); so are needles that start with a shared root.
+    """
+    groups: dict[str, list[str]] = {}
+    for n in needles:
+        shared = next((r for r in _SHARED_ROOTS if n.startswith(r)), None)
+        groups.setdefault(shared or n[:2], []).append(n)
+    plan = []
+    for key, group in groups.items():
+        root = key if key in _SHARED_ROOTS else group[0]
+        for n in group[1:]:
+            while not n.startswith(root):
+                root = root[:-1]
+        plan.append((root.encode("ascii"), tuple(n.encode("ascii") for n in group)))
+    return tuple(plan)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Detector:
     type: str
@@ -107,6 +135,16 @@ class _Detector:
     check: Callable[[re.Match[str]], bool] | None = None
     keywords: tuple[str, ...] = ()
     """If set, the pattern is only tried (``match``) where one of these lower-case words starts."""
+    prefixes: tuple[str, ...] = ()
+    """If set, every match starts with one of these (case-sensitive): the pattern is tried
+    only where one occurs, leftmost first and never inside the previous match, which is
+    exactly what ``finditer`` yields, found by ``bytes.find`` instead of the regex scanner."""
+    keyword_plan: tuple[tuple[bytes, tuple[bytes, ...]], ...] = dataclasses.field(init=False, repr=False, compare=False)
+    prefix_plan: tuple[tuple[bytes, tuple[bytes, ...]], ...] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keyword_plan", _scan_plan(self.keywords))
+        object.__setattr__(self, "prefix_plan", _scan_plan(self.prefixes))
 
 
 def _boundary(m: re.Match[str]) -> bool:
@@ -155,9 +193,25 @@ _DETECTORS: Final[tuple[_Detector, ...]] = (
         ),
         0,
         ("PRIVATE KEY",),
+        prefixes=("-----BEGIN ",),
     ),
-    _Detector("jwt", 1, re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), 0, ("eyJ",)),
-    _Detector("anthropic_key", 2, re.compile(r"sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_-]{20,}"), 0, ("sk-ant-",), _boundary),
+    _Detector(
+        "jwt",
+        1,
+        re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+        0,
+        ("eyJ",),
+        prefixes=("eyJ",),
+    ),
+    _Detector(
+        "anthropic_key",
+        2,
+        re.compile(r"sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_-]{20,}"),
+        0,
+        ("sk-ant-",),
+        _boundary,
+        prefixes=("sk-ant-",),
+    ),
     _Detector(
         "openai_key",
         3,
@@ -165,23 +219,59 @@ _DETECTORS: Final[tuple[_Detector, ...]] = (
         0,
         ("sk-",),
         lambda m: _boundary(m) and _has_digit(m.group()),
+        prefixes=("sk-",),
     ),
-    _Detector("github_token", 2, re.compile(r"gh[pousr]_[A-Za-z0-9]{36,255}"), 0, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), _boundary),
-    _Detector("github_token", 2, re.compile(r"github_pat_[A-Za-z0-9_]{50,255}"), 0, ("github_pat_",), _boundary),
-    _Detector("gitlab_token", 2, re.compile(r"glpat-[A-Za-z0-9_-]{20,}"), 0, ("glpat-",)),
-    _Detector("slack_token", 2, re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), 0, ("xox",)),
+    _Detector(
+        "github_token",
+        2,
+        re.compile(r"gh[pousr]_[A-Za-z0-9]{36,255}"),
+        0,
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        _boundary,
+        prefixes=("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
+    _Detector(
+        "github_token",
+        2,
+        re.compile(r"github_pat_[A-Za-z0-9_]{50,255}"),
+        0,
+        ("github_pat_",),
+        _boundary,
+        prefixes=("github_pat_",),
+    ),
+    _Detector("gitlab_token", 2, re.compile(r"glpat-[A-Za-z0-9_-]{20,}"), 0, ("glpat-",), prefixes=("glpat-",)),
+    _Detector("slack_token", 2, re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"), 0, ("xox",), prefixes=("xox",)),
     _Detector(
         "slack_token",
         2,
         re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9_/-]{20,}"),
         0,
         ("hooks.slack.com",),
+        prefixes=("https://hooks.slack.com/",),
     ),
-    _Detector("stripe_key", 2, re.compile(r"sk_(?:live|test)_[A-Za-z0-9]{16,}"), 0, ("sk_live_", "sk_test_")),
-    _Detector("stripe_key", 2, re.compile(r"rk_(?:live|test)_[A-Za-z0-9]{16,}"), 0, ("rk_live_", "rk_test_")),
-    _Detector("google_api_key", 2, re.compile(r"AIza[0-9A-Za-z_-]{35}"), 0, ("AIza",)),
-    _Detector("aws_access_key", 2, re.compile(r"AKIA[A-Z0-9]{16}(?![A-Z0-9])"), 0, ("AKIA",), _boundary),
-    _Detector("aws_access_key", 2, re.compile(r"ASIA[A-Z0-9]{16}(?![A-Z0-9])"), 0, ("ASIA",), _boundary),
+    _Detector(
+        "stripe_key",
+        2,
+        re.compile(r"sk_(?:live|test)_[A-Za-z0-9]{16,}"),
+        0,
+        ("sk_live_", "sk_test_"),
+        prefixes=("sk_live_", "sk_test_"),
+    ),
+    _Detector(
+        "stripe_key",
+        2,
+        re.compile(r"rk_(?:live|test)_[A-Za-z0-9]{16,}"),
+        0,
+        ("rk_live_", "rk_test_"),
+        prefixes=("rk_live_", "rk_test_"),
+    ),
+    _Detector("google_api_key", 2, re.compile(r"AIza[0-9A-Za-z_-]{35}"), 0, ("AIza",), prefixes=("AIza",)),
+    _Detector(
+        "aws_access_key", 2, re.compile(r"AKIA[A-Z0-9]{16}(?![A-Z0-9])"), 0, ("AKIA",), _boundary, prefixes=("AKIA",)
+    ),
+    _Detector(
+        "aws_access_key", 2, re.compile(r"ASIA[A-Z0-9]{16}(?![A-Z0-9])"), 0, ("ASIA",), _boundary, prefixes=("ASIA",)
+    ),
     _Detector(
         "aws_secret_key",
         2,
@@ -200,6 +290,7 @@ _DETECTORS: Final[tuple[_Detector, ...]] = (
         "v",
         ("://",),
         lambda m: not PLACEHOLDER_RE.fullmatch(m.group("v")) and m.group("v") not in ("", "*", "***"),
+        prefixes=("://",),
     ),
     _Detector(
         "bearer_token",
@@ -222,23 +313,85 @@ _DETECTORS: Final[tuple[_Detector, ...]] = (
 )
 
 
-def _keyword_matches(det: _Detector, text: str, lower: str) -> list[re.Match[str]]:
+def _occurrences(
+    haystack: bytes, plan: tuple[tuple[bytes, tuple[bytes, ...]], ...], cache: dict[bytes, list[int]]
+) -> list[int]:
+    """Sorted offsets where one of the planned needles occurs in ``haystack``."""
+    out: list[int] = []
+    for root, needles in plan:
+        found = cache.get(root)
+        if found is None:
+            found = []
+            i = haystack.find(root)
+            while i >= 0:
+                found.append(i)
+                i = haystack.find(root, i + 1)
+            cache[root] = found
+        if len(needles) == 1 and needles[0] == root:
+            out.extend(found)
+        else:
+            out.extend(i for i in found if any(haystack.startswith(n, i) for n in needles))
+    if len(plan) > 1:
+        out.sort()
+    return out
+
+
+def _keyword_matches(
+    det: _Detector, text: str, lower: str | bytes, cache: dict[bytes, list[int]] | None = None
+) -> list[re.Match[str]]:
     """Matches of ``det`` anchored where one of its keywords starts.
 
-    ``str.find`` on the lower-cased text skips far faster than a case-insensitive regex
+    ``find`` on the lower-cased text skips far faster than a case-insensitive regex
     search; when lower-casing changed the length (rare non-ASCII), the regex searches.
+    ``lower`` is either ``text.lower()`` or, cheaper, ``_ascii_view(text).lower()``.
     """
     if len(lower) != len(text):
         return list(det.pattern.finditer(text))
+    match = det.pattern.match
     out: list[re.Match[str]] = []
-    for word in det.keywords:
-        i = lower.find(word)
-        while i >= 0:
-            m = det.pattern.match(text, i)
-            if m is not None:
-                out.append(m)
-            i = lower.find(word, i + 1)
+    if isinstance(lower, str):
+        for word in det.keywords:
+            i = lower.find(word)
+            while i >= 0:
+                m = match(text, i)
+                if m is not None:
+                    out.append(m)
+                i = lower.find(word, i + 1)
+        return out
+    for i in _occurrences(lower, det.keyword_plan, {} if cache is None else cache):
+        m = match(text, i)
+        if m is not None:
+            out.append(m)
     return out
+
+
+def _prefix_matches(det: _Detector, text: str, view: bytes, cache: dict[bytes, list[int]]) -> list[re.Match[str]]:
+    """What ``det.pattern.finditer(text)`` yields, given that every match starts with a prefix.
+
+    ``view`` is ``_ascii_view(text)``: same length and offsets, so ``bytes.find`` of an
+    ASCII prefix finds exactly where it occurs in ``text``.
+    """
+    out: list[re.Match[str]] = []
+    end = 0
+    match = det.pattern.match
+    for i in _occurrences(view, det.prefix_plan, cache):
+        if i < end:
+            continue  # finditer resumes after the previous match
+        m = match(text, i)
+        if m is not None:
+            out.append(m)
+            end = m.end()
+    return out
+
+
+# Non-ASCII characters whose lower case holds ASCII: with them, only ``str.lower`` finds
+# every keyword as the reference behaviour does (KELVIN SIGN -> "k", U+0130 -> "i" + dot).
+_LOWER_TO_ASCII: Final = ("\u212a", "\u0130")
+
+
+def _ascii_view(text: str) -> bytes:
+    """``text`` as bytes with every non-ASCII character replaced by "?": offsets unchanged."""
+    return text.encode("ascii", "replace") if not text.isascii() else text.encode("ascii")
 
 
 # --------------------------------------------------------------------------- public
@@ -250,14 +403,27 @@ def scan(text: str) -> list[SecretHit]:
     if "[REDACTED:" in text:
         blocked = [m.span() for m in PLACEHOLDER_RE.finditer(text)]
     found: list[tuple[int, int, int, str]] = []  # (priority, start, end, type)
-    lower: str | None = None
+    view: bytes | None = None
+    lower: str | bytes | None = None
+    view_cache: dict[bytes, list[int]] = {}
+    lower_cache: dict[bytes, list[int]] = {}
     for det in _DETECTORS:
-        if not any(g in text for g in det.gates):
+        if det.prefixes:
+            # The prefix scan is the gate (every gate is implied by a match).
+            if view is None:
+                view = _ascii_view(text)
+            matches: Any = _prefix_matches(det, text, view, view_cache)
+        elif not any(g in text for g in det.gates):
             continue
-        if det.keywords:
+        elif det.keywords:
             if lower is None:
-                lower = text.lower()
-            matches: Any = _keyword_matches(det, text, lower)
+                if text.isascii() or not any(c in text for c in _LOWER_TO_ASCII):
+                    if view is None:
+                        view = _ascii_view(text)
+                    lower = view.lower()  # ASCII-only lower case, as str.lower here
+                else:
+                    lower = text.lower()
+            matches = _keyword_matches(det, text, lower, lower_cache)
         else:
             matches = det.pattern.finditer(text)
         for m in matches:
@@ -269,12 +435,20 @@ def scan(text: str) -> list[SecretHit]:
     if not found:
         return []
     found.sort()
-    taken = list(blocked)
+    # Accepted spans never overlap one another, so one sorted list of them and a bisect
+    # per candidate tells whether it overlaps any (was: a scan of all accepted spans).
+    taken_s: list[int] = []
+    taken_e: list[int] = []
+    for s, e in sorted(blocked):
+        taken_s.append(s)
+        taken_e.append(e)
     hits: list[SecretHit] = []
     for _, start, end, type_ in found:
-        if any(start < e and s < end for s, e in taken):
+        j = bisect.bisect_left(taken_s, end)  # spans starting before ``end``: [0, j)
+        if j and taken_e[j - 1] > start:
             continue
-        taken.append((start, end))
+        taken_s.insert(j, start)
+        taken_e.insert(j, end)
         value = text[start:end]
         digest = _digest(value)
         hits.append(SecretHit(type_, digest, f"[REDACTED:{type_}:{digest}]", start, end))
