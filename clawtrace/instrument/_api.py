@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -54,12 +53,23 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex}"
 
 
+def _text_or_none(value: Any, what: str) -> str | None:
+    """A usable id string, or None (with a warning) when ``value`` cannot be one."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    except Exception:
+        _core.warn_once(f"id:{what}", "clawtrace: %s dropped: unusable value", what)
+        return None
+
+
 def _json(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", "replace")
-    return json.dumps(value, default=str, ensure_ascii=False)
+    return _core.to_json(value)
 
 
 # --------------------------------------------------------------------------- handles
@@ -216,14 +226,18 @@ class session(_Scope):  # noqa: N801 - a context manager named like a function, 
         return session(self._session_id, agent_id=self._agent_id, cwd=self._cwd)
 
     def __enter__(self) -> SessionHandle:
-        state = _core.SessionState(self._session_id or _new_id("s_"), self._agent_id, self._cwd)
+        state = _core.SessionState(
+            _text_or_none(self._session_id, "session_id") or _new_id("s_"),
+            _text_or_none(self._agent_id, "agent_id"),
+            _text_or_none(self._cwd, "cwd"),
+        )
         try:
             attrs = _core.clean_attrs(
                 {
                     sc.OPERATION_NAME: _OP_INVOKE_AGENT,
                     sc.SESSION_ID: state.session_id,
                     sc.AGENT_ID: state.agent_id,
-                    sc.PROCESS_WORKING_DIRECTORY: self._cwd,
+                    sc.PROCESS_WORKING_DIRECTORY: state.cwd,
                 }
             )
             name = f"{_OP_INVOKE_AGENT} {state.agent_id}" if state.agent_id else _OP_INVOKE_AGENT
@@ -338,7 +352,7 @@ class tool_call(_Scope):  # noqa: N801
             handle.result(value)
 
     def __enter__(self) -> ToolCallHandle:
-        call_id = self._call_id or _new_id("call_")
+        call_id = _text_or_none(self._call_id, "call_id") or _new_id("call_")
         state = _core.SESSION.get()
         span: Span = trace.INVALID_SPAN
         try:
@@ -355,7 +369,7 @@ class tool_call(_Scope):  # noqa: N801
             self._tokens = (otel_context.attach(trace.set_span_in_context(span)), _audit.CALL.set(self._state))
         except Exception as e:
             _core.internal_error("tool_call start", e)
-        self._handle = ToolCallHandle(self._name, call_id, span, state)
+        self._handle = ToolCallHandle(_text_or_none(self._name, "tool name") or "?", call_id, span, state)
         return self._handle
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: Any) -> bool:

@@ -255,13 +255,31 @@ def clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
 Content = bytes | bytearray | memoryview | str
 
 
+def _safe_str(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:
+        try:
+            return object.__repr__(value)
+        except Exception:
+            return "<unrepresentable>"
+
+
+def to_json(value: Any) -> str:
+    """``value`` as JSON text; what JSON cannot hold becomes its ``str()``; never raises."""
+    try:
+        return json.dumps(value, default=_safe_str, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):  # circular, or keys JSON cannot hold
+        return _safe_str(value)
+
+
 def to_bytes(content: Any) -> bytes:
     """Content as bytes: str as UTF-8, anything else as JSON."""
     if isinstance(content, (bytes, bytearray, memoryview)):
         return bytes(content)
     if isinstance(content, str):
         return content.encode("utf-8", "surrogatepass")
-    return json.dumps(content, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return to_json(content).encode("utf-8", "surrogatepass")
 
 
 def _text(head: bytes, truncated: bool) -> tuple[str, bool]:

@@ -1,0 +1,290 @@
+"""The instrumentation SDK: span names, attributes, parentage, consumed links, decorators, hygiene."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import clawtrace.instrument as ct
+from clawtrace import semconv as sc
+from clawtrace.instrument._convert import readable_spans_to_otlp
+from clawtrace.ingest.otlp import spans_to_batch
+
+ROOT = Path(__file__).resolve().parent.parent
+_EXPORTER = InMemorySpanExporter()
+_PROVIDER = TracerProvider()
+_PROVIDER.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """clawtrace's spans of this test, through a provider of its own (the global one is left alone)."""
+    ct.use_tracer_provider(_PROVIDER)
+    _EXPORTER.clear()
+    yield _EXPORTER
+    ct.use_tracer_provider(None)
+    _EXPORTER.clear()
+
+
+def by_name(exp: InMemorySpanExporter, kind: str) -> list[ReadableSpan]:
+    return [s for s in exp.get_finished_spans() if s.name == sc.span_name(kind)]
+
+
+def ctx_id(s: ReadableSpan) -> tuple[int, int]:
+    assert s.context is not None
+    return (s.context.trace_id, s.context.span_id)
+
+
+def parent_id(s: ReadableSpan) -> int | None:
+    return s.parent.span_id if s.parent else None
+
+
+def test_session_turns_tool_calls_and_consumed_links(spans: InMemorySpanExporter) -> None:
+    with ct.session("sess-1", agent_id="main", cwd="/work") as s:
+        msg = ct.input_message("read the notes", sender="owner", channel="cli")
+        with ct.turn(model="m1", provider="p") as t1:
+            with ct.tool_call("read", {"path": "notes.txt"}, call_id="c1") as call:
+                call.result("the notes")
+        with ct.turn(model="m1") as t2:
+            with ct.tool_call("exec", "ls") as call2:
+                call2.result({"files": ["a"]})
+    assert s.session_id == "sess-1"
+    assert call2.call_id.startswith("call_")
+    finished = spans.get_finished_spans()
+    root = [x for x in finished if x.name == "invoke_agent main"]
+    assert len(root) == 1 and root[0].attributes[sc.OPERATION_NAME] == "invoke_agent"
+    for x in finished:  # session and agent ids on every span
+        assert x.attributes[sc.SESSION_ID] == "sess-1", x.name
+        assert x.attributes[sc.AGENT_ID] == "main", x.name
+
+    (inp,) = by_name(spans, "input.message")
+    assert inp.attributes[sc.CONTENT_TEXT] == "read the notes"
+    assert inp.attributes[sc.MESSAGE_SENDER] == "owner" and inp.attributes[sc.TRUST] == "trusted"
+    turns = by_name(spans, "model.turn")
+    calls = by_name(spans, "tool.call")
+    results = by_name(spans, "tool.result")
+    assert len(turns) == 2 and len(calls) == 2 and len(results) == 2
+    first_turn = next(x for x in turns if len(x.links) == 1)
+    second_turn = next(x for x in turns if x is not first_turn)
+    c1 = next(x for x in calls if x.attributes[sc.TOOL_CALL_ID] == "c1")
+    r1 = next(x for x in results if x.attributes[sc.TOOL_CALL_ID] == "c1")
+    assert c1.attributes[sc.TOOL_NAME] == "read"
+    assert c1.attributes[sc.CONTENT_TEXT] == '{"path": "notes.txt"}'
+    assert parent_id(c1) == ctx_id(first_turn)[1]  # tool.call child of its turn
+    assert parent_id(r1) == ctx_id(c1)[1]  # result child of its call
+    assert r1.attributes[sc.TOOL_IS_ERROR] is False and r1.attributes[sc.CONTENT_TEXT] == "the notes"
+    assert first_turn.attributes[sc.REQUEST_MODEL] == "m1" and first_turn.attributes[sc.PROVIDER_NAME] == "p"
+    # The first turn consumed the input; the second the first call's result and the (latest) input.
+    assert [ (lk.context.span_id, dict(lk.attributes)) for lk in first_turn.links] == [
+        (ctx_id(inp)[1], {sc.LINK_KIND: "consumed"})
+    ]
+    assert {lk.context.span_id for lk in second_turn.links} == {ctx_id(r1)[1], ctx_id(inp)[1]}
+    assert all(lk.attributes[sc.LINK_KIND] == "consumed" for lk in second_turn.links)
+    assert t2.consumed and msg.span_context.span_id == ctx_id(inp)[1] and t1.consumed
+
+    # Through the real ingest mapping: the edges the design promises.
+    batch = spans_to_batch(readable_spans_to_otlp(finished))
+    assert batch.problems == []
+    ids = {(e.kind, e.tool_call_id): e.event_id for e in batch.events}
+    kinds = {(e.src, e.dst, e.kind) for e in batch.edges}
+    assert (ids[("tool.call", "c1")], ids[("tool.result", "c1")], "returned") in kinds
+    turn_ids = [e.event_id for e in batch.events if e.kind == "model.turn"]
+    assert any((t, ids[("tool.call", "c1")], "emitted") in kinds for t in turn_ids)
+    assert any((ids[("tool.result", "c1")], t, "consumed") in kinds for t in turn_ids)
+
+
+def test_explicit_consumed_replaces_the_automatic_set(spans: InMemorySpanExporter) -> None:
+    with ct.session("s2"):
+        a = ct.record_fetch("https://example.test/page", "<html>hello</html>")
+        ct.input_message("hi")
+        with ct.turn(consumed=[a]):
+            pass
+    (t,) = by_name(spans, "model.turn")
+    (fetch,) = by_name(spans, "net.fetch")
+    assert [lk.context.span_id for lk in t.links] == [ctx_id(fetch)[1]]
+    assert fetch.attributes[sc.TRUST] == "untrusted" and fetch.attributes[sc.NET_BYTES_IN] == 18
+
+
+def test_decorators_sync_and_async(spans: InMemorySpanExporter) -> None:
+    @ct.tool_call("add")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @ct.tool_call("aecho")
+    async def aecho(text: str) -> str:
+        await asyncio.sleep(0)
+        return text
+
+    @ct.session(agent_id="deco")
+    def run() -> int:
+        with ct.turn():
+            return add(2, b=3)
+
+    assert run() == 5
+    assert asyncio.run(aecho("yo")) == "yo"
+    calls = {x.attributes[sc.TOOL_NAME]: x for x in by_name(spans, "tool.call")}
+    results = {x.attributes[sc.TOOL_NAME]: x for x in by_name(spans, "tool.result")}
+    assert calls["add"].attributes[sc.CONTENT_TEXT] == '{"a": 2, "b": 3}'
+    assert results["add"].attributes[sc.CONTENT_TEXT] == "5"
+    assert results["aecho"].attributes[sc.CONTENT_TEXT] == "yo"
+    assert calls["add"].attributes[sc.AGENT_ID] == "deco"
+    assert sc.SESSION_ID not in calls["aecho"].attributes  # no session around it
+
+
+def test_concurrent_sessions_in_asyncio_tasks_stay_apart(spans: InMemorySpanExporter) -> None:
+    async def agent(n: int) -> None:
+        with ct.session(f"task-{n}"):
+            for _ in range(3):
+                with ct.turn(), ct.tool_call("t") as c:
+                    await asyncio.sleep(0)
+                    c.result(str(n))
+
+    async def main() -> None:
+        await asyncio.gather(*(agent(n) for n in range(4)))
+
+    asyncio.run(main())
+    for r in by_name(spans, "tool.result"):
+        assert r.attributes[sc.SESSION_ID] == f"task-{r.attributes[sc.CONTENT_TEXT]}"
+
+
+def test_exception_in_tool_body_gives_error_result_and_propagates(spans: InMemorySpanExporter) -> None:
+    with pytest.raises(ZeroDivisionError):
+        with ct.session("s3"), ct.turn(), ct.tool_call("div", {"x": 1}):
+            1 / 0  # noqa: B018
+    (r,) = by_name(spans, "tool.result")
+    (c,) = by_name(spans, "tool.call")
+    assert r.attributes[sc.TOOL_IS_ERROR] is True
+    assert "ZeroDivisionError" in r.attributes[sc.CONTENT_TEXT]
+    assert c.status.status_code.name == "ERROR"
+
+    @ct.tool_call("boom")
+    def boom() -> None:
+        raise KeyError("k")
+
+    with pytest.raises(KeyError):
+        boom()
+
+
+def test_record_helpers_content_and_kinds(spans: InMemorySpanExporter, tmp_path: Path) -> None:
+    with ct.session("s4", cwd=str(tmp_path)), ct.turn():
+        ct.record_file_read("rel/notes.md", b"\xff\xfe binary")
+        ct.record_file_write(tmp_path / "out.txt", "written")
+        ct.record_memory_read("memory://main/MEMORY.md", "remember")
+        ct.record_memory_write(tmp_path / "memory" / "2026.md", "note")
+        ct.record_skill_load("weather", "# skill body")
+        ct.record_egress("collect.test:8443", b"payload", method="POST")
+        ct.record_egress("https://x.test/u?q=1", "body")
+    (fr,) = by_name(spans, "file.read")
+    assert fr.attributes[sc.CONTENT_ENCODING] == "base64"
+    assert fr.attributes[sc.PROCESS_WORKING_DIRECTORY] == str(tmp_path)
+    assert fr.attributes[sc.CONTENT_SIZE] == 9
+    (sk,) = by_name(spans, "skill.load")
+    assert sk.attributes[sc.SKILL_SHA256] == sk.attributes[sc.CONTENT_SHA256] and sk.attributes[sc.TRUST] == "unknown"
+    eg = {x.attributes.get(sc.SERVER_ADDRESS) or x.attributes[sc.URL_FULL]: x for x in by_name(spans, "net.egress")}
+    assert eg["collect.test"].attributes[sc.SERVER_PORT] == 8443
+    assert eg["collect.test"].attributes[sc.NET_BYTES_OUT] == 7
+    assert eg["https://x.test/u?q=1"].attributes[sc.CONTENT_TEXT] == "body"
+    batch = spans_to_batch(readable_spans_to_otlp(spans.get_finished_spans()))
+    arts = {e.kind: e.artifact for e in batch.events}
+    assert arts["file.read"] == f"file://{tmp_path}/rel/notes.md"
+    assert arts["memory.read"] == "memory://main/MEMORY.md"
+    assert arts["memory.write"] == "memory://default/memory/2026.md"
+    assert arts["skill.load"].startswith("skill://weather@sha256:")
+
+
+def test_content_is_capped_and_marked(spans: InMemorySpanExporter) -> None:
+    ct.set_limits(max_content_bytes=10)
+    try:
+        with ct.session("s5"):
+            ct.input_message("é" * 20)  # 40 bytes of 2-byte characters
+    finally:
+        ct.set_limits(max_content_bytes=1 << 20)
+    (m,) = by_name(spans, "input.message")
+    from clawtrace.instrument._core import CONTENT_TRUNCATED
+
+    assert m.attributes[sc.CONTENT_TEXT] == "é" * 5
+    assert m.attributes[sc.CONTENT_SIZE] == 40 and m.attributes[CONTENT_TRUNCATED] is True
+    assert len(m.attributes[sc.CONTENT_SHA256]) == 64
+
+
+def test_bad_attribute_values_do_not_raise(spans: InMemorySpanExporter, caplog: pytest.LogCaptureFixture) -> None:
+    class Weird:
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    caplog.set_level(logging.WARNING)
+    with ct.session("s6", agent_id=Weird()), ct.turn(model={"not": "primitive"}, provider=2**70) as t:  # type: ignore[arg-type]
+        t.usage(input_tokens=[1, "x"], output_tokens=3)  # type: ignore[arg-type]
+        ct.input_message(object(), sender=Weird())  # type: ignore[arg-type]
+        with ct.tool_call("t", {"obj": object(), "n": float("nan")}) as c:
+            c.result(Weird())
+        ct.record_fetch("u", None)
+    (t_span,) = by_name(spans, "model.turn")
+    assert sc.REQUEST_MODEL not in t_span.attributes
+    assert t_span.attributes[sc.PROVIDER_NAME] == str(2**70)
+    assert t_span.attributes[sc.USAGE_OUTPUT_TOKENS] == 3
+    assert sc.USAGE_INPUT_TOKENS not in t_span.attributes
+    assert by_name(spans, "tool.result")
+    assert "dropped" in caplog.text
+
+
+def test_internal_failure_is_logged_once_outside_pytest(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from clawtrace.instrument import _core
+
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    monkeypatch.setattr(_core, "_warned", set())
+    monkeypatch.setattr(_core, "tracer", lambda: (_ for _ in ()).throw(RuntimeError("broken provider")))
+    with ct.session("s7"), ct.turn(), ct.tool_call("t") as c:
+        c.result("ok")
+    assert caplog.text.count("your program continues with less provenance") == 1
+
+
+def test_tracer_provider_set_later_is_honoured() -> None:
+    exp = InMemorySpanExporter()
+    prov = TracerProvider()
+    prov.add_span_processor(SimpleSpanProcessor(exp))
+    ct.use_tracer_provider(None)
+    with ct.session("before"):
+        pass  # no provider of ours: goes to the global (no-op or someone else's)
+    ct.use_tracer_provider(prov)
+    try:
+        with ct.session("after"):
+            pass
+    finally:
+        ct.use_tracer_provider(None)
+    assert [s.attributes[sc.SESSION_ID] for s in exp.get_finished_spans()] == ["after"]
+
+
+def test_tiny_agent_example(spans: InMemorySpanExporter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
+    import tiny_agent
+
+    try:
+        sid = tiny_agent.main(tmp_path / "ws")
+    finally:
+        ct.disable_capture()
+        sys.modules.pop("tiny_agent", None)
+    finished = spans.get_finished_spans()
+    assert {x.attributes[sc.SESSION_ID] for x in finished} == {sid}
+    names = [x.name for x in finished]
+    assert names.count(sc.span_name("model.turn")) == 3
+    assert names.count(sc.span_name("tool.call")) == 4
+    assert names.count(sc.span_name("tool.result")) == 4
+    paths = {x.attributes[sc.FILE_PATH] for x in by_name(spans, "file.read")}
+    assert str(tmp_path / "ws" / "notes.txt") in paths
+    (w,) = by_name(spans, "file.write")
+    assert w.attributes[sc.FILE_PATH] == str(tmp_path / "ws" / "summary.txt")
+    (p,) = by_name(spans, "process.exec")
+    assert p.attributes[sc.PROCESS_COMMAND_LINE].startswith("wc -w ")
+    batch = spans_to_batch(readable_spans_to_otlp(finished))
+    assert batch.problems == []
+    assert len(batch.events) == len(finished) - 1  # everything but the invoke_agent root
