@@ -325,6 +325,7 @@ def build_store(path: str | os.PathLike[str], n_events: int, *, seed: int = 0) -
     try:
         con.execute("DROP INDEX IF EXISTS edges_dst")
         con.execute("DROP INDEX IF EXISTS edges_src")
+        con.execute("DROP INDEX IF EXISTS events_event_id")
         t1 = time.perf_counter()
         for skel in _event_chunks(sk, 2_000_000):
             con.execute(_EVENT_SQL, {"seed": seed})
@@ -356,6 +357,7 @@ def build_store(path: str | os.PathLike[str], n_events: int, *, seed: int = 0) -
         t1 = time.perf_counter()
         con.execute("CREATE INDEX edges_dst ON edges (dst)")
         con.execute("CREATE INDEX edges_src ON edges (src)")
+        con.execute("CREATE INDEX events_event_id ON events (event_id)")
         t_index = time.perf_counter() - t1
 
         t1 = time.perf_counter()
@@ -453,7 +455,9 @@ def _targets(sk: dict[str, Any], seed: int, per_kind: int = 200) -> list[dict[st
 def cached_store(n_events: int, *, seed: int = 0, log: Any = None) -> dict[str, Any]:
     """``build_store`` once per (n_events, seed, SYNTH_VERSION) under ``benchmarks/.cache/``."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    stem = f"synth-v{SYNTH_VERSION}-n{n_events}-s{seed}"
+    from clawtrace.store import SCHEMA_VERSION
+
+    stem = f"synth-v{SYNTH_VERSION}-schema{SCHEMA_VERSION}-n{n_events}-s{seed}"
     db, meta = CACHE_DIR / f"{stem}.duckdb", CACHE_DIR / f"{stem}.json"
     if db.exists() and meta.exists():
         info = json.loads(meta.read_text())

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["SecretHit", "scan", "redact", "redact_obj", "placeholder", "secret_uri", "PLACEHOLDER_RE"]
+__all__ = ["SecretHit", "scan", "redact", "redact_obj", "placeholder", "secret_uri", "is_secret_key", "PLACEHOLDER_RE"]
 
 _DIGEST_LEN: Final = 12
 
@@ -503,3 +503,8 @@ def redact_obj(obj: Any) -> tuple[Any, list[SecretHit]]:
 
 
 _KEY_RE: Final = re.compile(r"(?i)" + _ASSIGN_KW)
+
+
+def is_secret_key(key: object) -> bool:
+    """True when a mapping key names a secret (``password``, ``api_key``, ``token``, ...)."""
+    return isinstance(key, str) and _KEY_RE.search(key) is not None

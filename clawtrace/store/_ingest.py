@@ -140,27 +140,50 @@ class _Redactor:
 
     def __init__(self) -> None:
         self.known: dict[str, rd.SecretHit] = {}
+        self._cache: dict[str, tuple[str, list[rd.SecretHit]]] = {}
 
-    def learn(self, text: str) -> list[rd.SecretHit]:
-        hits = rd.scan(text)
+    def learn(self, text: str) -> tuple[str, list[rd.SecretHit]]:
+        """First pass over a content: redact it and remember its secrets for the batch."""
+        out, hits = rd.redact(text)
         for h in hits:
             value = text[h.start : h.end]
             if len(value) >= 8:
                 self.known.setdefault(value, h)
-        return hits
+        return out, list(hits)
+
+    def finish(self, out: str, h: list[rd.SecretHit], hits: list[rd.SecretHit]) -> str:
+        """Second pass over a content redacted by ``learn``: secrets seen elsewhere, encoded runs."""
+        out = self._known(out, h)
+        hits.extend(h)
+        return out
 
     def text(self, s: str | None, hits: list[rd.SecretHit] | None = None) -> str | None:
         if s is None or s == "":
             return s
+        short = len(s) <= 512
+        if short and s in self._cache:
+            out, h = self._cache[s]
+            if hits is not None:
+                hits.extend(h)
+            return out
+        out, h = self._redact(s)
+        if short:
+            self._cache[s] = (out, h)
+        if hits is not None:
+            hits.extend(h)
+        return out
+
+    def _redact(self, s: str) -> tuple[str, list[rd.SecretHit]]:
         out, h = rd.redact(s)
+        return self._known(out, h), h
+
+    def _known(self, out: str, h: list[rd.SecretHit]) -> str:
         for value, hit in self.known.items():
             if value in out:
                 out = out.replace(value, hit.placeholder)
                 h.append(hit)
         if len(out) >= 24:
             out = self._encoded(out, h)
-        if hits is not None:
-            hits.extend(h)
         return out
 
     def _encoded(self, text: str, hits: list[rd.SecretHit]) -> str:
@@ -185,13 +208,34 @@ class _Redactor:
         pieces.append(text[last:])
         return "".join(pieces)
 
-    def obj(self, v: Any, hits: list[rd.SecretHit]) -> Any:
+    def obj(self, v: Any, hits: list[rd.SecretHit], probe: tuple[str, bool] | None = None) -> Any:
+        """Redact a JSON-like value. One scan of its JSON text first: most attrs hold no
+        secret, and one pass over the whole text is far cheaper than one per value."""
+        if isinstance(v, (dict, list)):
+            if probe is None:
+                text = json.dumps(v, default=str, ensure_ascii=False)
+                probe = (text, bool(rd.scan(text)))
+            text, found = probe
+            if not found and not any(k in text for k in self.known) and self._encoded(text, []) == text:
+                return v
+            return self._walk(v, hits)
+        return self._walk(v, hits)
+
+    def _walk(self, v: Any, hits: list[rd.SecretHit]) -> Any:
         if isinstance(v, str):
             return self.text(v, hits)
         if isinstance(v, dict):
-            return {k: self.obj(x, hits) for k, x in v.items()}
+            out = {}
+            for k, x in v.items():
+                if isinstance(x, (str, int, float)) and rd.is_secret_key(k):
+                    red, h = rd.redact_obj({k: x})
+                    hits.extend(h)
+                    out[k] = red[k]
+                else:
+                    out[k] = self._walk(x, hits)
+            return out
         if isinstance(v, (list, tuple)):
-            return [self.obj(x, hits) for x in v]
+            return [self._walk(x, hits) for x in v]
         return v
 
 
@@ -199,14 +243,16 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
     cols: dict[str, list[Any]] = {c: [] for c in _STAGED_EVENT_COLS}
     prep = _Prepared(cols, [], [], [], [], [], [], {})
     red = _Redactor()
-    texts: list[str | None] = []
+    texts: list[tuple[str, list[rd.SecretHit]] | None] = []
+    probes: list[tuple[str, bool] | None] = []
     for e in events:
         t = e.content.decode("utf-8", "replace") if e.content is not None else None
-        texts.append(t)
-        if t:
-            red.learn(t)
+        texts.append(red.learn(t) if t is not None else None)
         if e.attrs:
-            red.learn(json.dumps(e.attrs, default=str))
+            probe = json.dumps(e.attrs, default=str, ensure_ascii=False)
+            probes.append((probe, bool(red.learn(probe)[1])))
+        else:
+            probes.append(None)
     for i, e in enumerate(events):
         seq = first_seq + i
         role = content_role(e.kind)
@@ -225,12 +271,13 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
                 prep.fp_hash.append(f.hashes)
                 prep.fp_pos.append(f.positions.astype(np.int32, copy=False))
                 prep.fp_enc.append(f.encodings)
-            redacted = red.text(texts[i], hits)
+            first = texts[i]
+            redacted = red.finish(first[0], first[1], hits) if first is not None else None
             if hits and sensitivity == Sensitivity.NONE.value:
                 sensitivity = Sensitivity.SECRET.value
             if keep_content:
                 content_text = redacted
-        attrs = red.obj(e.attrs, hits) if e.attrs else {}
+        attrs = red.obj(e.attrs, hits, probes[i]) if e.attrs else {}
         summary = red.text(e.summary, hits)
         artifact = red.text(e.artifact, hits)
         for h in {(h.type, h.digest) for h in hits}:
@@ -485,15 +532,24 @@ def _write_spans(con: duckdb.DuckDBPyConnection, batch: Batch, batch_id: int) ->
     return int(after[0]) - int(before[0]) if after and before else 0
 
 
+def _evidence_json(evidence: dict[str, Any], cache: dict[str, str]) -> str:
+    text = json.dumps(evidence, default=str, sort_keys=True)
+    out = cache.get(text)
+    if out is None:
+        out = cache[text] = json.dumps(rd.redact_obj(evidence)[0], default=str, sort_keys=True)
+    return out
+
+
 def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
     """Put explicit edges (by reference) and still-pending ones into ``_cand_edges``."""
+    cache: dict[str, str] = {}
     rows = {"src_ref": [], "dst_ref": [], "kind": [], "confidence": [], "evidence": []}  # type: dict[str, list[Any]]
     for e in edges:
         rows["src_ref"].append(e.src)
         rows["dst_ref"].append(e.dst)
         rows["kind"].append(e.kind)
         rows["confidence"].append(float(e.confidence))
-        rows["evidence"].append(json.dumps(rd.redact_obj(e.evidence)[0], default=str, sort_keys=True) if e.evidence else None)
+        rows["evidence"].append(_evidence_json(e.evidence, cache) if e.evidence else None)
     ed = pa.table(  # noqa: F841
         {
             "src_ref": pa.array(rows["src_ref"], pa.string()),
@@ -507,14 +563,17 @@ def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
     con.execute("DELETE FROM pending_edges")
     # Resolve references: event ids, or span:<trace>:<span> tokens. A span token that names a
     # raw (unmapped) span is walked up to its parent, so parentage skips HTTP-client spans.
-    for _ in range(8):
+    has_parentage = con.execute("SELECT count(*) FROM _cand_edges WHERE kind = 'child_of'").fetchone()
+    for _ in range(8 if has_parentage and has_parentage[0] else 0):
+        # The spans table holds only spans that map to no event, so a parent found there is
+        # skipped over to its own parent.
         changed = con.execute(
             """
             UPDATE _cand_edges SET src_ref = 'span:' || s.trace_id || ':' || s.parent_span_id
             FROM spans s
-            WHERE _cand_edges.src_ref = 'span:' || s.trace_id || ':' || s.span_id
-              AND _cand_edges.kind = 'child_of' AND s.parent_span_id IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id)
+            WHERE _cand_edges.kind = 'child_of' AND _cand_edges.src_ref LIKE 'span:%'
+              AND s.trace_id = split_part(_cand_edges.src_ref, ':', 2) AND s.span_id = split_part(_cand_edges.src_ref, ':', 3)
+              AND s.parent_span_id IS NOT NULL
             """
         ).fetchone()
         if not changed or not changed[0]:
@@ -525,12 +584,17 @@ def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
         WITH refs AS (
             SELECT DISTINCT r AS ref FROM (SELECT src_ref AS r FROM _cand_edges UNION ALL SELECT dst_ref FROM _cand_edges)
         ),
+        span_refs AS (
+            SELECT ref, split_part(ref, ':', 2) AS t, split_part(ref, ':', 3) AS s FROM refs WHERE ref LIKE 'span:%'
+        ),
         resolved AS (
-            SELECT refs.ref, min(e.seq) AS seq, any_value(e.kind) AS kind
-            FROM refs JOIN events e
-              ON (refs.ref LIKE 'span:%' AND e.trace_id = split_part(refs.ref, ':', 2) AND e.span_id = split_part(refs.ref, ':', 3))
-              OR (refs.ref NOT LIKE 'span:%' AND e.event_id = refs.ref)
-            GROUP BY refs.ref
+            SELECT r.ref, min(e.seq) AS seq, any_value(e.kind) AS kind
+            FROM refs r JOIN events e ON e.event_id = r.ref
+            GROUP BY r.ref
+            UNION ALL
+            SELECT r.ref, min(e.seq), any_value(e.kind)
+            FROM span_refs r JOIN events e ON e.trace_id = r.t AND e.span_id = r.s
+            GROUP BY r.ref
         )
         SELECT s.seq AS src, d.seq AS dst,
                CASE WHEN c.kind = 'child_of' THEN NULL ELSE c.kind END AS kind,
@@ -564,28 +628,32 @@ def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
 def _derive_edges(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> None:
     """Add derived edges touching the new events [lo, hi] to ``_new_edges``."""
     params = {"lo": lo, "hi": hi}
-    # returned: same session + tool call id.
-    con.execute(
-        """
-        INSERT INTO _new_edges
-        SELECT c.seq, r.seq, 'returned', 1.0, '{"via":"tool_call_id"}'
-        FROM events c JOIN events r
-          ON c.tool_call_id = r.tool_call_id AND c.session_id IS NOT DISTINCT FROM r.session_id
-        WHERE c.kind = 'tool.call' AND r.kind = 'tool.result' AND (c.seq >= $lo OR r.seq >= $lo)
-        """,
-        {"lo": lo},
+    # returned and effect: same session + tool call id. One side is always a new event, so
+    # the join is built on the batch and probes the store once per direction.
+    effect_kinds = (
+        "'file.read','file.write','file.delete','memory.read','memory.write','skill.load',"
+        "'skill.install','process.exec','net.egress','net.fetch','policy.decision'"
     )
-    # effect: what a tool call did, by call id (importers) when parentage is unknown.
     con.execute(
-        """
+        f"""
         INSERT INTO _new_edges
-        SELECT c.seq, x.seq, 'effect', 0.9, '{"via":"tool_call_id"}'
-        FROM events c JOIN events x
-          ON c.tool_call_id = x.tool_call_id AND c.session_id IS NOT DISTINCT FROM x.session_id
-        WHERE c.kind = 'tool.call'
-          AND x.kind IN ('file.read','file.write','file.delete','memory.read','memory.write','skill.load',
-                         'skill.install','process.exec','net.egress','net.fetch','policy.decision')
-          AND (c.seq >= $lo OR x.seq >= $lo)
+        WITH n AS (
+            SELECT seq, kind, tool_call_id, session_id FROM events WHERE seq >= $lo AND tool_call_id IS NOT NULL
+        ),
+        pairs AS (
+            SELECT c.seq AS call, x.seq AS other, x.kind AS other_kind
+            FROM n c JOIN events x ON x.tool_call_id = c.tool_call_id AND x.session_id IS NOT DISTINCT FROM c.session_id
+            WHERE c.kind = 'tool.call' AND x.seq <> c.seq
+            UNION
+            SELECT c.seq, x.seq, x.kind
+            FROM n x JOIN events c ON c.tool_call_id = x.tool_call_id AND c.session_id IS NOT DISTINCT FROM x.session_id
+            WHERE c.kind = 'tool.call' AND c.seq < $lo AND x.seq <> c.seq
+        )
+        SELECT call, other,
+               CASE WHEN other_kind = 'tool.result' THEN 'returned' ELSE 'effect' END,
+               CASE WHEN other_kind = 'tool.result' THEN 1.0 ELSE 0.9 END,
+               '{{"via":"tool_call_id"}}'
+        FROM pairs WHERE other_kind = 'tool.result' OR other_kind IN ({effect_kinds})
         """,
         {"lo": lo},
     )

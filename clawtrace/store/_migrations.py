@@ -128,9 +128,18 @@ m002_traversal_indexes: Final = textwrap.dedent(
     """
 )
 
+# Why: every investigation starts by resolving an event id, and ingest checks each batch's
+# ids against the store; without an index both scan every event (230 ms at 10 M events).
+m003_event_id_index: Final = textwrap.dedent(
+    """
+    CREATE INDEX events_event_id ON events (event_id);
+    """
+)
+
 MIGRATIONS: Final[tuple[tuple[str, str], ...]] = (
     ("m001_initial", m001_initial),
     ("m002_traversal_indexes", m002_traversal_indexes),
+    ("m003_event_id_index", m003_event_id_index),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -249,10 +249,12 @@ class Store:
                 f"no event {ref!r}: an event is an id, a unique id prefix (4+ hex chars) or SESSION:N; "
                 f"find one: clawtrace sessions, then clawtrace timeline SESSION"
             )
-        rows = self._rows(
-            f"SELECT {_EVENT_SELECT} FROM events WHERE starts_with(event_id, $p) ORDER BY seq LIMIT 6",
-            {"p": ref.lower()},
-        )
+        rows = self._rows(f"SELECT {_EVENT_SELECT} FROM events WHERE event_id = $p", {"p": ref.lower()})
+        if not rows:  # a prefix: scans the ids, still well under a second at 10 M events
+            rows = self._rows(
+                f"SELECT {_EVENT_SELECT} FROM events WHERE starts_with(event_id, $p) ORDER BY seq LIMIT 6",
+                {"p": ref.lower()},
+            )
         if not rows:
             raise NotFoundError(f"no event {ref} in {self.path}; find one: clawtrace sessions, then clawtrace timeline SESSION")
         if len(rows) > 1:
