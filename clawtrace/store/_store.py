@@ -267,7 +267,10 @@ class Store:
         seqs = sorted(set(seqs))
         if not seqs:
             return {}
-        rows = self._rows(f"SELECT {_EVENT_SELECT} FROM events WHERE seq IN (SELECT unnest($s::BIGINT[]))", {"s": seqs})
+        # A literal list of integers (never user text) lets DuckDB prune row groups by their
+        # min/max seq: events are stored in seq order, so this reads only what it returns.
+        ids = ",".join(str(int(s)) for s in seqs)
+        rows = self._rows(f"SELECT {_EVENT_SELECT} FROM events WHERE seq IN ({ids})")
         return {r["seq"]: _decode(r) for r in rows}
 
     def edges_touching(self, seqs: Iterable[int], *, direction: str) -> list[dict[str, Any]]:
@@ -285,9 +288,8 @@ class Store:
         seqs = sorted(set(seqs))
         if not seqs:
             return []
-        return self._rows(
-            "SELECT DISTINCT seq, role, type, digest FROM secrets WHERE seq IN (SELECT unnest($s::BIGINT[]))", {"s": seqs}
-        )
+        ids = ",".join(str(int(s)) for s in seqs)
+        return self._rows(f"SELECT DISTINCT seq, role, type, digest FROM secrets WHERE seq IN ({ids})")
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables."""
