@@ -58,7 +58,7 @@ if __name__ == "__main__":
     import clawtrace
 
     try:
-        clawtrace.configure()  # type: ignore[attr-defined]
+        clawtrace.configure()
     except AttributeError:
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider

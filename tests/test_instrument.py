@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import clawtrace.instrument as ct
 from clawtrace import semconv as sc
-from clawtrace.instrument._convert import readable_spans_to_otlp
 from clawtrace.ingest.otlp import spans_to_batch
+from clawtrace.instrument._convert import readable_spans_to_otlp
 
 ROOT = Path(__file__).resolve().parent.parent
 _EXPORTER = InMemorySpanExporter()
@@ -33,6 +33,10 @@ def spans() -> Iterator[InMemorySpanExporter]:
     yield _EXPORTER
     ct.use_tracer_provider(None)
     _EXPORTER.clear()
+
+
+def attrs_of(s: ReadableSpan) -> dict[str, Any]:
+    return dict(s.attributes or {})
 
 
 def by_name(exp: InMemorySpanExporter, kind: str) -> list[ReadableSpan]:
@@ -51,44 +55,42 @@ def parent_id(s: ReadableSpan) -> int | None:
 def test_session_turns_tool_calls_and_consumed_links(spans: InMemorySpanExporter) -> None:
     with ct.session("sess-1", agent_id="main", cwd="/work") as s:
         msg = ct.input_message("read the notes", sender="owner", channel="cli")
-        with ct.turn(model="m1", provider="p") as t1:
-            with ct.tool_call("read", {"path": "notes.txt"}, call_id="c1") as call:
-                call.result("the notes")
-        with ct.turn(model="m1") as t2:
-            with ct.tool_call("exec", "ls") as call2:
-                call2.result({"files": ["a"]})
+        with ct.turn(model="m1", provider="p") as t1, ct.tool_call("read", {"path": "notes.txt"}, call_id="c1") as call:
+            call.result("the notes")
+        with ct.turn(model="m1") as t2, ct.tool_call("exec", "ls") as call2:
+            call2.result({"files": ["a"]})
     assert s.session_id == "sess-1"
     assert call2.call_id.startswith("call_")
     finished = spans.get_finished_spans()
     root = [x for x in finished if x.name == "invoke_agent main"]
-    assert len(root) == 1 and root[0].attributes[sc.OPERATION_NAME] == "invoke_agent"
+    assert len(root) == 1 and attrs_of(root[0])[sc.OPERATION_NAME] == "invoke_agent"
     for x in finished:  # session and agent ids on every span
-        assert x.attributes[sc.SESSION_ID] == "sess-1", x.name
-        assert x.attributes[sc.AGENT_ID] == "main", x.name
+        assert attrs_of(x)[sc.SESSION_ID] == "sess-1", x.name
+        assert attrs_of(x)[sc.AGENT_ID] == "main", x.name
 
     (inp,) = by_name(spans, "input.message")
-    assert inp.attributes[sc.CONTENT_TEXT] == "read the notes"
-    assert inp.attributes[sc.MESSAGE_SENDER] == "owner" and inp.attributes[sc.TRUST] == "trusted"
+    assert attrs_of(inp)[sc.CONTENT_TEXT] == "read the notes"
+    assert attrs_of(inp)[sc.MESSAGE_SENDER] == "owner" and attrs_of(inp)[sc.TRUST] == "trusted"
     turns = by_name(spans, "model.turn")
     calls = by_name(spans, "tool.call")
     results = by_name(spans, "tool.result")
     assert len(turns) == 2 and len(calls) == 2 and len(results) == 2
     first_turn = next(x for x in turns if len(x.links) == 1)
     second_turn = next(x for x in turns if x is not first_turn)
-    c1 = next(x for x in calls if x.attributes[sc.TOOL_CALL_ID] == "c1")
-    r1 = next(x for x in results if x.attributes[sc.TOOL_CALL_ID] == "c1")
-    assert c1.attributes[sc.TOOL_NAME] == "read"
-    assert c1.attributes[sc.CONTENT_TEXT] == '{"path": "notes.txt"}'
+    c1 = next(x for x in calls if attrs_of(x)[sc.TOOL_CALL_ID] == "c1")
+    r1 = next(x for x in results if attrs_of(x)[sc.TOOL_CALL_ID] == "c1")
+    assert attrs_of(c1)[sc.TOOL_NAME] == "read"
+    assert attrs_of(c1)[sc.CONTENT_TEXT] == '{"path": "notes.txt"}'
     assert parent_id(c1) == ctx_id(first_turn)[1]  # tool.call child of its turn
     assert parent_id(r1) == ctx_id(c1)[1]  # result child of its call
-    assert r1.attributes[sc.TOOL_IS_ERROR] is False and r1.attributes[sc.CONTENT_TEXT] == "the notes"
-    assert first_turn.attributes[sc.REQUEST_MODEL] == "m1" and first_turn.attributes[sc.PROVIDER_NAME] == "p"
+    assert attrs_of(r1)[sc.TOOL_IS_ERROR] is False and attrs_of(r1)[sc.CONTENT_TEXT] == "the notes"
+    assert attrs_of(first_turn)[sc.REQUEST_MODEL] == "m1" and attrs_of(first_turn)[sc.PROVIDER_NAME] == "p"
     # The first turn consumed the input; the second the first call's result and the (latest) input.
-    assert [ (lk.context.span_id, dict(lk.attributes)) for lk in first_turn.links] == [
+    assert [(lk.context.span_id, dict(lk.attributes or {})) for lk in first_turn.links] == [
         (ctx_id(inp)[1], {sc.LINK_KIND: "consumed"})
     ]
     assert {lk.context.span_id for lk in second_turn.links} == {ctx_id(r1)[1], ctx_id(inp)[1]}
-    assert all(lk.attributes[sc.LINK_KIND] == "consumed" for lk in second_turn.links)
+    assert all(dict(lk.attributes or {})[sc.LINK_KIND] == "consumed" for lk in second_turn.links)
     assert t2.consumed and msg.span_context.span_id == ctx_id(inp)[1] and t1.consumed
 
     # Through the real ingest mapping: the edges the design promises.
@@ -111,7 +113,7 @@ def test_explicit_consumed_replaces_the_automatic_set(spans: InMemorySpanExporte
     (t,) = by_name(spans, "model.turn")
     (fetch,) = by_name(spans, "net.fetch")
     assert [lk.context.span_id for lk in t.links] == [ctx_id(fetch)[1]]
-    assert fetch.attributes[sc.TRUST] == "untrusted" and fetch.attributes[sc.NET_BYTES_IN] == 18
+    assert attrs_of(fetch)[sc.TRUST] == "untrusted" and attrs_of(fetch)[sc.NET_BYTES_IN] == 18
 
 
 def test_decorators_sync_and_async(spans: InMemorySpanExporter) -> None:
@@ -131,13 +133,13 @@ def test_decorators_sync_and_async(spans: InMemorySpanExporter) -> None:
 
     assert run() == 5
     assert asyncio.run(aecho("yo")) == "yo"
-    calls = {x.attributes[sc.TOOL_NAME]: x for x in by_name(spans, "tool.call")}
-    results = {x.attributes[sc.TOOL_NAME]: x for x in by_name(spans, "tool.result")}
-    assert calls["add"].attributes[sc.CONTENT_TEXT] == '{"a": 2, "b": 3}'
-    assert results["add"].attributes[sc.CONTENT_TEXT] == "5"
-    assert results["aecho"].attributes[sc.CONTENT_TEXT] == "yo"
-    assert calls["add"].attributes[sc.AGENT_ID] == "deco"
-    assert sc.SESSION_ID not in calls["aecho"].attributes  # no session around it
+    calls = {attrs_of(x)[sc.TOOL_NAME]: x for x in by_name(spans, "tool.call")}
+    results = {attrs_of(x)[sc.TOOL_NAME]: x for x in by_name(spans, "tool.result")}
+    assert attrs_of(calls["add"])[sc.CONTENT_TEXT] == '{"a": 2, "b": 3}'
+    assert attrs_of(results["add"])[sc.CONTENT_TEXT] == "5"
+    assert attrs_of(results["aecho"])[sc.CONTENT_TEXT] == "yo"
+    assert attrs_of(calls["add"])[sc.AGENT_ID] == "deco"
+    assert sc.SESSION_ID not in attrs_of(calls["aecho"])  # no session around it
 
 
 def test_concurrent_sessions_in_asyncio_tasks_stay_apart(spans: InMemorySpanExporter) -> None:
@@ -153,17 +155,16 @@ def test_concurrent_sessions_in_asyncio_tasks_stay_apart(spans: InMemorySpanExpo
 
     asyncio.run(main())
     for r in by_name(spans, "tool.result"):
-        assert r.attributes[sc.SESSION_ID] == f"task-{r.attributes[sc.CONTENT_TEXT]}"
+        assert attrs_of(r)[sc.SESSION_ID] == f"task-{attrs_of(r)[sc.CONTENT_TEXT]}"
 
 
 def test_exception_in_tool_body_gives_error_result_and_propagates(spans: InMemorySpanExporter) -> None:
-    with pytest.raises(ZeroDivisionError):
-        with ct.session("s3"), ct.turn(), ct.tool_call("div", {"x": 1}):
-            1 / 0  # noqa: B018
+    with pytest.raises(ZeroDivisionError), ct.session("s3"), ct.turn(), ct.tool_call("div", {"x": 1}):
+        1 / 0  # noqa: B018
     (r,) = by_name(spans, "tool.result")
     (c,) = by_name(spans, "tool.call")
-    assert r.attributes[sc.TOOL_IS_ERROR] is True
-    assert "ZeroDivisionError" in r.attributes[sc.CONTENT_TEXT]
+    assert attrs_of(r)[sc.TOOL_IS_ERROR] is True
+    assert "ZeroDivisionError" in attrs_of(r)[sc.CONTENT_TEXT]
     assert c.status.status_code.name == "ERROR"
 
     @ct.tool_call("boom")
@@ -184,21 +185,21 @@ def test_record_helpers_content_and_kinds(spans: InMemorySpanExporter, tmp_path:
         ct.record_egress("collect.test:8443", b"payload", method="POST")
         ct.record_egress("https://x.test/u?q=1", "body")
     (fr,) = by_name(spans, "file.read")
-    assert fr.attributes[sc.CONTENT_ENCODING] == "base64"
-    assert fr.attributes[sc.PROCESS_WORKING_DIRECTORY] == str(tmp_path)
-    assert fr.attributes[sc.CONTENT_SIZE] == 9
+    assert attrs_of(fr)[sc.CONTENT_ENCODING] == "base64"
+    assert attrs_of(fr)[sc.PROCESS_WORKING_DIRECTORY] == str(tmp_path)
+    assert attrs_of(fr)[sc.CONTENT_SIZE] == 9
     (sk,) = by_name(spans, "skill.load")
-    assert sk.attributes[sc.SKILL_SHA256] == sk.attributes[sc.CONTENT_SHA256] and sk.attributes[sc.TRUST] == "unknown"
-    eg = {x.attributes.get(sc.SERVER_ADDRESS) or x.attributes[sc.URL_FULL]: x for x in by_name(spans, "net.egress")}
-    assert eg["collect.test"].attributes[sc.SERVER_PORT] == 8443
-    assert eg["collect.test"].attributes[sc.NET_BYTES_OUT] == 7
-    assert eg["https://x.test/u?q=1"].attributes[sc.CONTENT_TEXT] == "body"
+    assert attrs_of(sk)[sc.SKILL_SHA256] == attrs_of(sk)[sc.CONTENT_SHA256] and attrs_of(sk)[sc.TRUST] == "unknown"
+    eg = {attrs_of(x).get(sc.SERVER_ADDRESS) or attrs_of(x)[sc.URL_FULL]: x for x in by_name(spans, "net.egress")}
+    assert attrs_of(eg["collect.test"])[sc.SERVER_PORT] == 8443
+    assert attrs_of(eg["collect.test"])[sc.NET_BYTES_OUT] == 7
+    assert attrs_of(eg["https://x.test/u?q=1"])[sc.CONTENT_TEXT] == "body"
     batch = spans_to_batch(readable_spans_to_otlp(spans.get_finished_spans()))
     arts = {e.kind: e.artifact for e in batch.events}
     assert arts["file.read"] == f"file://{tmp_path}/rel/notes.md"
     assert arts["memory.read"] == "memory://main/MEMORY.md"
     assert arts["memory.write"] == "memory://default/memory/2026.md"
-    assert arts["skill.load"].startswith("skill://weather@sha256:")
+    assert str(arts["skill.load"]).startswith("skill://weather@sha256:")
 
 
 def test_content_is_capped_and_marked(spans: InMemorySpanExporter) -> None:
@@ -211,9 +212,9 @@ def test_content_is_capped_and_marked(spans: InMemorySpanExporter) -> None:
     (m,) = by_name(spans, "input.message")
     from clawtrace.instrument._core import CONTENT_TRUNCATED
 
-    assert m.attributes[sc.CONTENT_TEXT] == "é" * 5
-    assert m.attributes[sc.CONTENT_SIZE] == 40 and m.attributes[CONTENT_TRUNCATED] is True
-    assert len(m.attributes[sc.CONTENT_SHA256]) == 64
+    assert attrs_of(m)[sc.CONTENT_TEXT] == "é" * 5
+    assert attrs_of(m)[sc.CONTENT_SIZE] == 40 and attrs_of(m)[CONTENT_TRUNCATED] is True
+    assert len(attrs_of(m)[sc.CONTENT_SHA256]) == 64
 
 
 def test_bad_attribute_values_do_not_raise(spans: InMemorySpanExporter, caplog: pytest.LogCaptureFixture) -> None:
@@ -229,15 +230,17 @@ def test_bad_attribute_values_do_not_raise(spans: InMemorySpanExporter, caplog: 
             c.result(Weird())
         ct.record_fetch("u", None)
     (t_span,) = by_name(spans, "model.turn")
-    assert sc.REQUEST_MODEL not in t_span.attributes
-    assert t_span.attributes[sc.PROVIDER_NAME] == str(2**70)
-    assert t_span.attributes[sc.USAGE_OUTPUT_TOKENS] == 3
-    assert sc.USAGE_INPUT_TOKENS not in t_span.attributes
+    assert sc.REQUEST_MODEL not in attrs_of(t_span)
+    assert attrs_of(t_span)[sc.PROVIDER_NAME] == str(2**70)
+    assert attrs_of(t_span)[sc.USAGE_OUTPUT_TOKENS] == 3
+    assert sc.USAGE_INPUT_TOKENS not in attrs_of(t_span)
     assert by_name(spans, "tool.result")
     assert "dropped" in caplog.text
 
 
-def test_internal_failure_is_logged_once_outside_pytest(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_internal_failure_is_logged_once_outside_pytest(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from clawtrace.instrument import _core
 
     monkeypatch.delenv("PYTEST_CURRENT_TEST")
@@ -261,7 +264,7 @@ def test_tracer_provider_set_later_is_honoured() -> None:
             pass
     finally:
         ct.use_tracer_provider(None)
-    assert [s.attributes[sc.SESSION_ID] for s in exp.get_finished_spans()] == ["after"]
+    assert [attrs_of(s)[sc.SESSION_ID] for s in exp.get_finished_spans()] == ["after"]
 
 
 def test_tiny_agent_example(spans: InMemorySpanExporter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,17 +277,17 @@ def test_tiny_agent_example(spans: InMemorySpanExporter, tmp_path: Path, monkeyp
         ct.disable_capture()
         sys.modules.pop("tiny_agent", None)
     finished = spans.get_finished_spans()
-    assert {x.attributes[sc.SESSION_ID] for x in finished} == {sid}
+    assert {attrs_of(x)[sc.SESSION_ID] for x in finished} == {sid}
     names = [x.name for x in finished]
     assert names.count(sc.span_name("model.turn")) == 3
     assert names.count(sc.span_name("tool.call")) == 4
     assert names.count(sc.span_name("tool.result")) == 4
-    paths = {x.attributes[sc.FILE_PATH] for x in by_name(spans, "file.read")}
+    paths = {attrs_of(x)[sc.FILE_PATH] for x in by_name(spans, "file.read")}
     assert str(tmp_path / "ws" / "notes.txt") in paths
     (w,) = by_name(spans, "file.write")
-    assert w.attributes[sc.FILE_PATH] == str(tmp_path / "ws" / "summary.txt")
+    assert attrs_of(w)[sc.FILE_PATH] == str(tmp_path / "ws" / "summary.txt")
     (p,) = by_name(spans, "process.exec")
-    assert p.attributes[sc.PROCESS_COMMAND_LINE].startswith("wc -w ")
+    assert attrs_of(p)[sc.PROCESS_COMMAND_LINE].startswith("wc -w ")
     batch = spans_to_batch(readable_spans_to_otlp(finished))
     assert batch.problems == []
     assert len(batch.events) == len(finished) - 1  # everything but the invoke_agent root

@@ -10,6 +10,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -37,6 +38,10 @@ def spans() -> Iterator[InMemorySpanExporter]:
     _EXPORTER.clear()
 
 
+def attrs_of(s: ReadableSpan) -> dict[str, Any]:
+    return dict(s.attributes or {})
+
+
 def by_name(exp: InMemorySpanExporter, kind: str) -> list[ReadableSpan]:
     return [s for s in exp.get_finished_spans() if s.name == sc.span_name(kind)]
 
@@ -47,13 +52,9 @@ def only_call(exp: InMemorySpanExporter) -> ReadableSpan:
 
 
 class _Sink(socketserver.BaseRequestHandler):
-    received: list[bytes] = []
-
     def handle(self) -> None:
-        data = b""
-        while chunk := self.request.recv(65536):
-            data += chunk
-        _Sink.received.append(data)
+        while self.request.recv(65536):
+            pass
 
 
 @pytest.fixture
@@ -61,13 +62,13 @@ def tcp_server() -> Iterator[tuple[str, int]]:
     srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Sink)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
-    yield srv.server_address[0], srv.server_address[1]
+    yield "127.0.0.1", srv.server_address[1]
     srv.shutdown()
     srv.server_close()
 
 
 class _Echo(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -96,21 +97,24 @@ def test_files_read_and_written_inside_a_tool_call(spans: InMemorySpanExporter, 
             text = src.read_text()
         (tmp_path / "out.txt").write_text(text.upper())
         import email.mime.text  # noqa: F401 - an import is not a file read
+
         call.result("ok")
     reads = by_name(spans, "file.read")
     writes = by_name(spans, "file.write")
-    assert [r.attributes[sc.FILE_PATH] for r in reads] == [str(src)]
-    assert reads[0].attributes[sc.CONTENT_TEXT] == "hello provenance\n"
-    assert reads[0].attributes[sc.CONTENT_SIZE] == 17
-    assert [w.attributes[sc.FILE_PATH] for w in writes] == [str(tmp_path / "out.txt")]
-    assert writes[0].attributes[sc.CONTENT_TEXT] == "HELLO PROVENANCE\n"
+    assert [attrs_of(r)[sc.FILE_PATH] for r in reads] == [str(src)]
+    assert attrs_of(reads[0])[sc.CONTENT_TEXT] == "hello provenance\n"
+    assert attrs_of(reads[0])[sc.CONTENT_SIZE] == 17
+    assert [attrs_of(w)[sc.FILE_PATH] for w in writes] == [str(tmp_path / "out.txt")]
+    assert attrs_of(writes[0])[sc.CONTENT_TEXT] == "HELLO PROVENANCE\n"
     c = only_call(spans)
     for s in reads + writes:
         assert s.parent is not None and s.parent.span_id == c.context.span_id
-        assert s.attributes[sc.TOOL_CALL_ID] == call.call_id and s.attributes[sc.SESSION_ID] == "s"
+        assert attrs_of(s)[sc.TOOL_CALL_ID] == call.call_id and attrs_of(s)[sc.SESSION_ID] == "s"
 
 
-def test_nothing_is_recorded_outside_a_tool_call(spans: InMemorySpanExporter, tmp_path: Path, tcp_server: tuple[str, int]) -> None:
+def test_nothing_is_recorded_outside_a_tool_call(
+    spans: InMemorySpanExporter, tmp_path: Path, tcp_server: tuple[str, int]
+) -> None:
     (tmp_path / "x").write_text("x")
     with ct.session("s"), ct.turn():
         (tmp_path / "x").read_text()
@@ -123,7 +127,9 @@ def test_nothing_is_recorded_outside_a_tool_call(spans: InMemorySpanExporter, tm
     assert kinds == {sc.span_name("model.turn"), "invoke_agent"}
 
 
-def test_tcp_sendall_is_an_egress_with_destination_and_bytes(spans: InMemorySpanExporter, tcp_server: tuple[str, int]) -> None:
+def test_tcp_sendall_is_an_egress_with_destination_and_bytes(
+    spans: InMemorySpanExporter, tcp_server: tuple[str, int]
+) -> None:
     import socket
 
     host, port = tcp_server
@@ -133,10 +139,10 @@ def test_tcp_sendall_is_an_egress_with_destination_and_bytes(spans: InMemorySpan
             sock.send(b"tail")
         call.result("sent")
     (eg,) = by_name(spans, "net.egress")
-    assert eg.attributes[sc.SERVER_ADDRESS] == "127.0.0.1"
-    assert eg.attributes[sc.SERVER_PORT] == port
-    assert eg.attributes[sc.NET_BYTES_OUT] == 3004
-    assert eg.attributes[sc.CONTENT_TEXT] == "A" * 3000 + "tail"
+    assert attrs_of(eg)[sc.SERVER_ADDRESS] == "127.0.0.1"
+    assert attrs_of(eg)[sc.SERVER_PORT] == port
+    assert attrs_of(eg)[sc.NET_BYTES_OUT] == 3004
+    assert attrs_of(eg)[sc.CONTENT_TEXT] == "A" * 3000 + "tail"
 
 
 def test_urllib_post_is_an_egress_with_url_and_body(spans: InMemorySpanExporter, http_server: int) -> None:
@@ -146,12 +152,12 @@ def test_urllib_post_is_an_egress_with_url_and_body(spans: InMemorySpanExporter,
             assert r.read() == b"the-body-bytes"
         call.result("posted")
     (eg,) = by_name(spans, "net.egress")
-    assert eg.attributes[sc.URL_FULL] == url
-    assert eg.attributes[sc.HTTP_METHOD] == "POST"
-    assert eg.attributes[sc.SERVER_PORT] == http_server
-    assert eg.attributes[sc.HTTP_BODY_SIZE] == len(b"the-body-bytes")
-    assert eg.attributes[sc.NET_BYTES_OUT] > len(b"the-body-bytes")  # headers too
-    assert "the-body-bytes" in eg.attributes[sc.CONTENT_TEXT]
+    assert attrs_of(eg)[sc.URL_FULL] == url
+    assert attrs_of(eg)[sc.HTTP_METHOD] == "POST"
+    assert attrs_of(eg)[sc.SERVER_PORT] == http_server
+    assert attrs_of(eg)[sc.HTTP_BODY_SIZE] == len(b"the-body-bytes")
+    assert attrs_of(eg)[sc.NET_BYTES_OUT] > len(b"the-body-bytes")  # headers too
+    assert "the-body-bytes" in attrs_of(eg)[sc.CONTENT_TEXT]
 
 
 def test_subprocess_is_a_process_exec(spans: InMemorySpanExporter, tmp_path: Path) -> None:
@@ -159,9 +165,9 @@ def test_subprocess_is_a_process_exec(spans: InMemorySpanExporter, tmp_path: Pat
         out = subprocess.run(["echo", "hi"], capture_output=True, text=True, cwd=tmp_path, check=True).stdout
         call.result(out)
     (p,) = by_name(spans, "process.exec")
-    assert p.attributes[sc.PROCESS_COMMAND_LINE] == "echo hi"
-    assert p.attributes[sc.CONTENT_TEXT] == "echo hi"
-    assert p.attributes[sc.PROCESS_WORKING_DIRECTORY] == str(tmp_path)
+    assert attrs_of(p)[sc.PROCESS_COMMAND_LINE] == "echo hi"
+    assert attrs_of(p)[sc.CONTENT_TEXT] == "echo hi"
+    assert attrs_of(p)[sc.PROCESS_WORKING_DIRECTORY] == str(tmp_path)
     assert p.parent is not None and p.parent.span_id == only_call(spans).context.span_id
 
 
@@ -174,7 +180,7 @@ def test_dns_lookup_is_recorded(spans: InMemorySpanExporter) -> None:
         except OSError:
             pass
     (d,) = by_name(spans, "net.egress")
-    assert d.attributes[sc.DNS_QUESTION_NAME] == "localhost"
+    assert attrs_of(d)[sc.DNS_QUESTION_NAME] == "localhost"
 
 
 def test_thread_started_in_a_tool_call_is_attributed_to_it(spans: InMemorySpanExporter, tmp_path: Path) -> None:
@@ -185,8 +191,8 @@ def test_thread_started_in_a_tool_call_is_attributed_to_it(spans: InMemorySpanEx
         t.start()
         t.join()
     (r,) = by_name(spans, "file.read")
-    assert r.attributes[sc.FILE_PATH] == str(f)
-    assert r.attributes[sc.TOOL_CALL_ID] == call.call_id
+    assert attrs_of(r)[sc.FILE_PATH] == str(f)
+    assert attrs_of(r)[sc.TOOL_CALL_ID] == call.call_id
     assert r.parent is not None and r.parent.span_id == only_call(spans).context.span_id
 
 
@@ -216,14 +222,12 @@ def test_credential_read_then_sent_is_a_carried_sensitive_source(
     creds.write_text(SECRET)
     with ct.session("exfil", agent_id="main"):
         ct.input_message("set up my cloud config", sender="owner")
-        with ct.turn():
-            with ct.tool_call("read", {"path": str(creds)}) as c1:
-                c1.result(creds.read_text())
-        with ct.turn():
-            with ct.tool_call("upload") as c2:
-                body = creds.read_bytes()
-                urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{http_server}/u", data=body)).read()
-                c2.result("uploaded")
+        with ct.turn(), ct.tool_call("read", {"path": str(creds)}) as c1:
+            c1.result(creds.read_text())
+        with ct.turn(), ct.tool_call("upload") as c2:
+            body = creds.read_bytes()
+            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{http_server}/u", data=body)).read()
+            c2.result("uploaded")
     batch = spans_to_batch(readable_spans_to_otlp(spans.get_finished_spans()))
     assert batch.problems == []
     (eg,) = [e for e in batch.events if e.kind == "net.egress"]
@@ -240,7 +244,7 @@ def test_hook_cost_outside_a_tool_call(tmp_path: Path, capsys: pytest.CaptureFix
     """Measures (prints, never asserts) the per-open() cost of the hook outside a tool call."""
     code = f"""
 import os, sys, time
-p = {str(tmp_path / 'small.txt')!r}
+p = {str(tmp_path / "small.txt")!r}
 open(p, 'w').write('x')
 def bench(n=100_000):
     best = 1e9
@@ -263,7 +267,13 @@ print(f"{{base * 1e6:.3f}} {{hooked * 1e6:.3f}} {{(body - empty) * 1e6:.3f}}")
 """
     import sys
 
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
     base, hooked, body = (float(x) for x in out.stdout.split())
     with capsys.disabled():
         print(

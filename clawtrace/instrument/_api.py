@@ -14,6 +14,7 @@ import inspect
 import os
 import uuid
 from collections.abc import Callable, Sequence
+from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from opentelemetry import context as otel_context
@@ -59,7 +60,7 @@ def _text_or_none(value: Any, what: str) -> str | None:
         return value
     try:
         return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a __str__ that raises
         _core.warn_once(f"id:{what}", "clawtrace: %s dropped: unusable value", what)
         return None
 
@@ -78,7 +79,7 @@ def _json(value: Any) -> str:
 class Output:
     """Something recorded: its span context, to pass to ``turn(consumed=[...])``."""
 
-    __slots__ = ("span_context", "kind")
+    __slots__ = ("kind", "span_context")
 
     def __init__(self, span_context: SpanContext, kind: str) -> None:
         self.span_context = span_context
@@ -114,7 +115,7 @@ class TurnHandle:
             self.span.set_attributes(
                 _core.clean_attrs({sc.USAGE_INPUT_TOKENS: input_tokens, sc.USAGE_OUTPUT_TOKENS: output_tokens})
             )
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - never raise into the host
             _core.internal_error("turn.usage", e)
 
 
@@ -148,14 +149,16 @@ class ToolCallHandle:
                     sc.TOOL_IS_ERROR: bool(is_error),
                 }
             )
-            attrs.update(_core.content_attrs(content if isinstance(content, (str, bytes, bytearray)) else _json(content)))
+            attrs.update(
+                _core.content_attrs(content if isinstance(content, (str, bytes, bytearray)) else _json(content))
+            )
             with _audit.busy():
                 ctx = _core.emit(EventKind.TOOL_RESULT, attrs, parent=self.span)
             self.output = Output(ctx, EventKind.TOOL_RESULT.value)
             if self.session is not None:
                 self.session.add_output(ctx)
             return self.output
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - never raise into the host
             _core.internal_error("tool_call.result", e)
             return _NO_OUTPUT
 
@@ -175,7 +178,7 @@ class _Scope:
     def __enter__(self) -> Any:
         raise NotImplementedError
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         raise NotImplementedError
 
     def __call__(self, fn: F) -> F:
@@ -208,7 +211,7 @@ def _fail_span(span: Span | None, ev: BaseException | None) -> None:
         span.set_status(Status(StatusCode.ERROR, f"{type(ev).__name__}: {ev}"[:512]))
 
 
-class session(_Scope):  # noqa: N801 - a context manager named like a function, as contextlib does
+class session(_Scope):  # a context manager named like a function, as contextlib's are
     """One agent session: a root ``invoke_agent`` span; every span inside carries its ids.
 
     ``session_id`` is generated when not given; ``cwd`` (the agent's working directory)
@@ -246,11 +249,11 @@ class session(_Scope):  # noqa: N801 - a context manager named like a function, 
                 otel_context.attach(trace.set_span_in_context(self._span)),
                 _core.SESSION.set(state),
             )
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - never raise into the host
             _core.internal_error("session start", e)
         return SessionHandle(state, self._span or trace.INVALID_SPAN)
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         try:
             _fail_span(self._span, ev)
             if self._span is not None:
@@ -258,9 +261,8 @@ class session(_Scope):  # noqa: N801 - a context manager named like a function, 
             if self._tokens is not None:
                 _core.SESSION.reset(self._tokens[1])
                 otel_context.detach(self._tokens[0])
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - never raise into the host
             _core.internal_error("session end", e)
-        return False
 
 
 def _contexts(items: Sequence[Any]) -> list[SpanContext]:
@@ -275,7 +277,7 @@ def _contexts(items: Sequence[Any]) -> list[SpanContext]:
     return out
 
 
-class turn(_Scope):  # noqa: N801
+class turn(_Scope):
     """One model turn (``model.turn`` span).
 
     It gets ``consumed`` span links to every output recorded in the session since the previous
@@ -284,7 +286,9 @@ class turn(_Scope):  # noqa: N801
     span contexts) replaces that automatic set.
     """
 
-    def __init__(self, model: str | None = None, provider: str | None = None, *, consumed: Sequence[Any] | None = None) -> None:
+    def __init__(
+        self, model: str | None = None, provider: str | None = None, *, consumed: Sequence[Any] | None = None
+    ) -> None:
         self._model = model
         self._provider = provider
         self._consumed = consumed
@@ -303,23 +307,22 @@ class turn(_Scope):  # noqa: N801
             attrs = {sc.OPERATION_NAME: _OP_CHAT, sc.REQUEST_MODEL: self._model, sc.PROVIDER_NAME: self._provider}
             self._span = _core.start_span(EventKind.MODEL_TURN, attrs, links=_core.consumed_links(contexts))
             self._token = otel_context.attach(trace.set_span_in_context(self._span))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - never raise into the host
             _core.internal_error("turn start", e)
         return TurnHandle(self._span or trace.INVALID_SPAN, contexts)
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         try:
             _fail_span(self._span, ev)
             if self._span is not None:
                 self._span.end()
             if self._token is not None:
                 otel_context.detach(self._token)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - never raise into the host
             _core.internal_error("turn end", e)
-        return False
 
 
-class tool_call(_Scope):  # noqa: N801
+class tool_call(_Scope):
     """One tool call (``tool.call`` span, the arguments as content).
 
     Record the result with ``handle.result(content, is_error=False)``; if the body raises
@@ -367,12 +370,12 @@ class tool_call(_Scope):  # noqa: N801
                 span = _core.start_span(EventKind.TOOL_CALL, attrs)
             self._state = _audit.CallState(span, call_id, state)
             self._tokens = (otel_context.attach(trace.set_span_in_context(span)), _audit.CALL.set(self._state))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - never raise into the host
             _core.internal_error("tool_call start", e)
         self._handle = ToolCallHandle(_text_or_none(self._name, "tool name") or "?", call_id, span, state)
         return self._handle
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         try:
             if self._tokens is not None:
                 _audit.CALL.reset(self._tokens[1])
@@ -388,15 +391,16 @@ class tool_call(_Scope):  # noqa: N801
                     h.span.end()
             if self._tokens is not None:
                 otel_context.detach(self._tokens[0])
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - never raise into the host
             _core.internal_error("tool_call end", e)
-        return False
 
 
 # --------------------------------------------------------------------------- instant records
 
 
-def _record(kind: EventKind, attrs: dict[str, Any], content: Any, *, output: bool, capture_path: str | None = None) -> Output:
+def _record(
+    kind: EventKind, attrs: dict[str, Any], content: Any, *, output: bool, capture_path: str | None = None
+) -> Output:
     try:
         call = _audit.CALL.get()
         if call is not None:
@@ -412,7 +416,7 @@ def _record(kind: EventKind, attrs: dict[str, Any], content: Any, *, output: boo
         if output and state is not None and call is None:
             state.add_output(ctx, is_input=kind is EventKind.INPUT_MESSAGE)
         return Output(ctx, kind.value)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - never raise into the host
         _core.internal_error(f"record {kind.value}", e)
         return _NO_OUTPUT
 
@@ -427,7 +431,9 @@ def _path_attrs(path: Any) -> tuple[dict[str, Any], str]:
     return attrs, p
 
 
-def input_message(text: Any, *, sender: str | None = None, channel: str | None = None, trust: str | Trust = Trust.TRUSTED) -> Output:
+def input_message(
+    text: Any, *, sender: str | None = None, channel: str | None = None, trust: str | Trust = Trust.TRUSTED
+) -> Output:
     """A message that entered the agent (user, channel, webhook). Every later turn consumes the latest one."""
     attrs = {sc.MESSAGE_SENDER: sender, sc.MESSAGE_CHANNEL: channel, sc.TRUST: trust}
     return _record(EventKind.INPUT_MESSAGE, attrs, text, output=True)
@@ -437,7 +443,7 @@ def record_file_read(path: str | os.PathLike[str], content: Any = None) -> Outpu
     """A file the agent (or the current tool call) read; ``content`` is what was read."""
     try:
         attrs, p = _path_attrs(path)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - never raise into the host
         _core.internal_error("record file.read", e)
         return _NO_OUTPUT
     return _record(EventKind.FILE_READ, attrs, content, output=True, capture_path=p)
@@ -447,7 +453,7 @@ def record_file_write(path: str | os.PathLike[str], content: Any = None) -> Outp
     """A file written; ``content`` is what was written."""
     try:
         attrs, p = _path_attrs(path)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - never raise into the host
         _core.internal_error("record file.write", e)
         return _NO_OUTPUT
     return _record(EventKind.FILE_WRITE, attrs, content, output=False, capture_path=p)
@@ -468,7 +474,9 @@ def record_memory_write(uri_or_path: Any, content: Any) -> Output:
     return _record(EventKind.MEMORY_WRITE, _memory_attrs(uri_or_path), content, output=False)
 
 
-def record_skill_load(name: str, content: Any = None, sha256: str | None = None, trust: str | Trust = Trust.UNKNOWN) -> Output:
+def record_skill_load(
+    name: str, content: Any = None, sha256: str | None = None, trust: str | Trust = Trust.UNKNOWN
+) -> Output:
     """A skill entered the model's context. ``sha256`` defaults to the hash of ``content``.
 
     Leave ``trust`` unknown unless the skill's origin is vouched for: unknown skills are
@@ -485,14 +493,13 @@ def record_fetch(url: str, content: Any, *, method: str = "GET") -> Output:
     """Content that came in from the network (untrusted)."""
     attrs: dict[str, Any] = {sc.URL_FULL: url, sc.HTTP_METHOD: method, sc.TRUST: Trust.UNTRUSTED}
     if content is not None:
-        try:
-            attrs[sc.NET_BYTES_IN] = len(_core.to_bytes(content))
-        except Exception:
-            pass
+        attrs[sc.NET_BYTES_IN] = len(_core.to_bytes(content))
     return _record(EventKind.NET_FETCH, attrs, content, output=True)
 
 
-def record_egress(destination_url_or_host: str, payload: Any = None, *, method: str | None = None, port: int | None = None) -> Output:
+def record_egress(
+    destination_url_or_host: str, payload: Any = None, *, method: str | None = None, port: int | None = None
+) -> Output:
     """Data that left the box: a URL (``https://host/p``) or a host (``host`` or ``host:port``)."""
     dest = str(destination_url_or_host)
     attrs: dict[str, Any] = {sc.HTTP_METHOD: method}
@@ -507,10 +514,7 @@ def record_egress(destination_url_or_host: str, payload: Any = None, *, method: 
         attrs[sc.SERVER_ADDRESS] = host or dest
         attrs[sc.SERVER_PORT] = port
     if payload is not None:
-        try:
-            attrs[sc.NET_BYTES_OUT] = len(_core.to_bytes(payload))
-        except Exception:
-            pass
+        attrs[sc.NET_BYTES_OUT] = len(_core.to_bytes(payload))
     return _record(EventKind.NET_EGRESS, attrs, payload, output=False)
 
 

@@ -43,7 +43,7 @@ from clawtrace import semconv as sc
 from clawtrace.instrument import _core
 from clawtrace.semconv import EventKind
 
-__all__ = ["CallState", "CALL", "enable_capture", "disable_capture", "capture_enabled", "busy"]
+__all__ = ["CALL", "CallState", "busy", "capture_enabled", "disable_capture", "enable_capture"]
 
 NETWORK_PEER_ADDRESS: Final = "network.peer.address"
 """OpenTelemetry's peer address: the IP a named destination resolved to. (Not yet in ``semconv``.)"""
@@ -82,7 +82,7 @@ class busy:
 
 
 class _Dest:
-    __slots__ = ("ts", "host", "port", "peer", "urls", "method", "bodies", "bytes_out", "payload")
+    __slots__ = ("bodies", "bytes_out", "host", "method", "payload", "peer", "port", "ts", "urls")
 
     def __init__(self, ts: int, host: str, port: int | None) -> None:
         self.ts = ts
@@ -436,7 +436,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     _busy.on = True
     try:
         handler(st, args)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - never raise into the host
         _core.internal_error(f"audit event {event}", e)
     finally:
         _busy.on = False
@@ -465,7 +465,7 @@ def _record_send(sock: Any, data: Any, n: int | None, address: Any = None) -> No
             d = _dest_for(st, addr, time.time_ns())
             st.add_payload(d, data, n)
         st.after_record()
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - never raise into the host
         _core.internal_error("socket send", e)
     finally:
         _busy.on = False

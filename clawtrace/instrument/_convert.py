@@ -50,13 +50,18 @@ def readable_spans_to_otlp(spans: Iterable[Any]) -> list[OtlpSpan]:
                 resource=_attrs(getattr(resource, "attributes", None)),
                 scope=str(getattr(scope, "name", "") or ""),
                 links=[
-                    (format(link.context.trace_id, "032x"), format(link.context.span_id, "016x"), _attrs(link.attributes))
+                    (
+                        format(link.context.trace_id, "032x"),
+                        format(link.context.span_id, "016x"),
+                        _attrs(link.attributes),
+                    )
                     for link in (s.links or ())
                 ],
                 status_code=int(code),
                 status_message=str(getattr(status, "description", "") or ""),
                 events=[
-                    {"name": e.name, "ts": int(e.timestamp or 0), "attrs": _attrs(e.attributes)} for e in (s.events or ())
+                    {"name": e.name, "ts": int(e.timestamp or 0), "attrs": _attrs(e.attributes)}
+                    for e in (s.events or ())
                 ],
             )
         )

@@ -115,7 +115,7 @@ def tracer() -> trace.Tracer:
 class SessionState:
     """The active session: its ids and the outputs the next turn will have consumed."""
 
-    __slots__ = ("session_id", "agent_id", "cwd", "lock", "pending", "latest_input")
+    __slots__ = ("agent_id", "cwd", "latest_input", "lock", "pending", "session_id")
 
     def __init__(self, session_id: str, agent_id: str | None, cwd: str | None) -> None:
         self.session_id = session_id
@@ -212,7 +212,7 @@ def _clean_value(key: str, v: Any) -> Any:
         v = os.fspath(v)
     if isinstance(v, bytes):
         v = v.decode("utf-8", "replace")
-    if isinstance(v, bool) or isinstance(v, float):
+    if isinstance(v, (bool, float)):
         return v
     if isinstance(v, int):
         if _INT64[0] <= v <= _INT64[1]:
@@ -230,7 +230,12 @@ def _clean_value(key: str, v: Any) -> Any:
             return tuple(items)
         if not items:
             return ()
-    warn_once(f"type:{key}:{type(v).__name__}", "clawtrace: attribute %s dropped: %s is not a primitive", key, type(v).__name__)
+    warn_once(
+        f"type:{key}:{type(v).__name__}",
+        "clawtrace: attribute %s dropped: %s is not a primitive",
+        key,
+        type(v).__name__,
+    )
     return None
 
 
@@ -242,7 +247,7 @@ def clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
             continue
         try:
             cv = _clean_value(k, v)
-        except Exception:  # a value whose __str__/__fspath__ raises
+        except Exception:  # noqa: BLE001 - a value whose __str__/__fspath__ raises
             warn_once(f"bad:{k}", "clawtrace: attribute %s dropped: unusable value", k)
             continue
         if cv is not None:
@@ -258,11 +263,8 @@ Content = bytes | bytearray | memoryview | str
 def _safe_str(value: Any) -> str:
     try:
         return str(value)
-    except Exception:
-        try:
-            return object.__repr__(value)
-        except Exception:
-            return "<unrepresentable>"
+    except Exception:  # noqa: BLE001 - a __str__ that raises
+        return object.__repr__(value)
 
 
 def to_json(value: Any) -> str:
