@@ -281,3 +281,19 @@ print(f"{{base * 1e6:.3f}} {{hooked * 1e6:.3f}} {{(body - empty) * 1e6:.3f}}")
             f"(+{hooked - base:.3f} us per call); the hook's body alone: {body:.3f} us"
         )
     assert hooked > 0 and body >= -1
+
+
+def test_asyncio_to_thread_carries_the_call(spans: InMemorySpanExporter, tmp_path: Path) -> None:
+    import asyncio
+
+    f = tmp_path / "async.txt"
+    f.write_text("async")
+
+    @ct.tool_call("aread")
+    async def aread(path: str) -> str:
+        return await asyncio.to_thread(Path(path).read_text)
+
+    assert asyncio.run(aread(str(f))) == "async"
+    (r,) = by_name(spans, "file.read")
+    assert attrs_of(r)[sc.FILE_PATH] == str(f)
+    assert attrs_of(r)[sc.TOOL_CALL_ID] == attrs_of(only_call(spans))[sc.TOOL_CALL_ID]
