@@ -184,6 +184,9 @@ CONTENT_SIZE: Final = "clawtrace.content.size"
 CONTENT_TEXT: Final = "clawtrace.content.text"
 """The event's payload. Ingest fingerprints and redacts it, and drops it unless asked to keep it."""
 
+CONTENT_TRUNCATED: Final = "clawtrace.content.truncated"
+"""True when ``clawtrace.content.text`` was cut at the producer's size cap."""
+
 CONTENT_ENCODING: Final = "clawtrace.content.encoding"
 """``utf-8`` (default) or ``base64`` when ``clawtrace.content.text`` carries bytes."""
 
@@ -287,6 +290,9 @@ PROCESS_PID: Final = "process.pid"
 
 PROCESS_WORKING_DIRECTORY: Final = "process.working_directory"
 """Working directory of the agent or process; relative file paths are resolved against it."""
+
+NETWORK_PEER_ADDRESS: Final = "network.peer.address"
+"""The IP address a named destination resolved to."""
 
 DNS_QUESTION_NAME: Final = "dns.question.name"
 """Name looked up by a DNS egress."""

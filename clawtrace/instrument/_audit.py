@@ -45,7 +45,7 @@ from clawtrace.semconv import EventKind
 
 __all__ = ["CALL", "CallState", "busy", "capture_enabled", "disable_capture", "enable_capture"]
 
-NETWORK_PEER_ADDRESS: Final = "network.peer.address"
+NETWORK_PEER_ADDRESS: Final = sc.NETWORK_PEER_ADDRESS
 """OpenTelemetry's peer address: the IP a named destination resolved to. (Not yet in ``semconv``.)"""
 
 _SKIP_PREFIXES: Final = ("/proc/", "/dev/", "/sys/")

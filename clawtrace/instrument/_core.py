@@ -29,7 +29,7 @@ log = logging.getLogger("clawtrace.instrument")
 _SCOPE: Final = "clawtrace"
 _VERSION: Final = "0.1.0"
 
-CONTENT_TRUNCATED: Final[str] = getattr(sc, "CONTENT_TRUNCATED", sc.CONTENT_TEXT.rsplit(".", 1)[0] + ".truncated")
+CONTENT_TRUNCATED: Final[str] = sc.CONTENT_TRUNCATED
 """True when ``content.text`` holds only the first ``max_content_bytes`` of the content.
 (Not yet in ``semconv``; derived from ``CONTENT_TEXT`` until it is.)"""
 
