@@ -126,6 +126,34 @@ def cli(ctx: click.Context, db: str) -> None:
     ctx.obj = Ctx(db)
 
 
+# ----------------------------------------------------------------------------- demo
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_ctx
+@handle_errors
+def demo(obj: Ctx, fmt: str) -> None:
+    """Run a realistic incident through the real SDK and investigate it.
+
+    \b
+    A scripted agent reads a setup page carrying a prompt injection, reads
+    ~/.aws/credentials, sends them base64-encoded to a sink and poisons its
+    memory; the next session reads the memory and leaks them again. Local
+    servers on 127.0.0.1 only; a temporary workspace; nothing left running.
+    Stores into --db, then prints the egress finding, the why chain, the
+    cross-session link and the next commands to try.
+    """
+    import io
+
+    from clawtrace.demo import as_json, run_demo
+
+    buf = io.StringIO()
+    result = run_demo(obj.db, out=buf if fmt == "json" else sys.stdout, err=sys.stderr)
+    if fmt == "json":
+        sys.stdout.write(as_json(result) + "\n")
+
+
 # ----------------------------------------------------------------------------- import
 
 
