@@ -326,6 +326,7 @@ def build_store(path: str | os.PathLike[str], n_events: int, *, seed: int = 0) -
         con.execute("DROP INDEX IF EXISTS edges_dst")
         con.execute("DROP INDEX IF EXISTS edges_src")
         con.execute("DROP INDEX IF EXISTS events_event_id")
+        con.execute("DROP INDEX IF EXISTS events_seq")
         t1 = time.perf_counter()
         for skel in _event_chunks(sk, 2_000_000):
             con.execute(_EVENT_SQL, {"seed": seed})
@@ -358,6 +359,7 @@ def build_store(path: str | os.PathLike[str], n_events: int, *, seed: int = 0) -
         con.execute("CREATE INDEX edges_dst ON edges (dst)")
         con.execute("CREATE INDEX edges_src ON edges (src)")
         con.execute("CREATE INDEX events_event_id ON events (event_id)")
+        con.execute("CREATE INDEX events_seq ON events (seq)")
         t_index = time.perf_counter() - t1
 
         t1 = time.perf_counter()
