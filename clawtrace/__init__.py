@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["__version__", "open"]
+__all__ = ["__version__", "configure", "open"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from clawtrace._configure import ClawtraceHandle
     from clawtrace.api import Investigation
+
+
+def configure(**kwargs: Any) -> ClawtraceHandle:
+    """Wire the OpenTelemetry SDK to clawtrace (see ``clawtrace._configure.configure``).
+
+    The SDK and exporters load only now, so ``import clawtrace`` stays cheap.
+    """
+    from clawtrace._configure import configure as _configure
+
+    return _configure(**kwargs)
 
 
 def open(path: str | None = None, *, read_only: bool = True) -> Investigation:  # noqa: A001
