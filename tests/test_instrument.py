@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import asyncio
 import logging
 import sys
@@ -189,7 +191,9 @@ def test_record_helpers_content_and_kinds(spans: InMemorySpanExporter, tmp_path:
     assert attrs_of(fr)[sc.PROCESS_WORKING_DIRECTORY] == str(tmp_path)
     assert attrs_of(fr)[sc.CONTENT_SIZE] == 9
     (sk,) = by_name(spans, "skill.load")
-    assert attrs_of(sk)[sc.SKILL_SHA256] == attrs_of(sk)[sc.CONTENT_SHA256] and attrs_of(sk)[sc.TRUST] == "unknown"
+    skill_text = attrs_of(sk)[sc.CONTENT_TEXT].encode()
+    assert attrs_of(sk)[sc.SKILL_SHA256] == hashlib.sha256(skill_text).hexdigest() and attrs_of(sk)[sc.TRUST] == "unknown"
+    assert sc.CONTENT_SHA256 not in attrs_of(sk)  # ingest hashes it; the caller thread does not
     eg = {attrs_of(x).get(sc.SERVER_ADDRESS) or attrs_of(x)[sc.URL_FULL]: x for x in by_name(spans, "net.egress")}
     assert attrs_of(eg["collect.test"])[sc.SERVER_PORT] == 8443
     assert attrs_of(eg["collect.test"])[sc.NET_BYTES_OUT] == 7

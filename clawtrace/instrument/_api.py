@@ -9,6 +9,8 @@ own code pass through untouched.
 
 from __future__ import annotations
 
+import hashlib
+
 import functools
 import inspect
 import os
@@ -484,7 +486,7 @@ def record_skill_load(
     """
     attrs: dict[str, Any] = {sc.SKILL_NAME: name, sc.TRUST: trust}
     if sha256 is None and content is not None:
-        sha256 = _core.content_attrs(content).get(sc.CONTENT_SHA256)
+        sha256 = hashlib.sha256(_core.to_bytes(content)).hexdigest()
     attrs[sc.SKILL_SHA256] = sha256
     return _record(EventKind.SKILL_LOAD, attrs, content, output=True)
 

@@ -295,7 +295,7 @@ def _text(head: bytes, truncated: bool) -> tuple[str, bool]:
 
 
 def content_attrs(content: Any, *, size: int | None = None, whole: bool = True) -> dict[str, Any]:
-    """``content.text`` (+ encoding), ``content.size`` and ``content.sha256`` for a payload.
+    """``content.text`` (+ encoding), ``content.size``, and ``content.sha256`` when truncated.
 
     ``size`` is the true size when ``content`` is only a prefix (``whole=False``); the sha256
     is then left out, since it would not be the hash of the whole content.
@@ -308,7 +308,9 @@ def content_attrs(content: Any, *, size: int | None = None, whole: bool = True) 
     truncated = len(data) > cap or not whole
     text, b64 = _text(data[:cap], truncated)
     out: dict[str, Any] = {sc.CONTENT_TEXT: text, sc.CONTENT_SIZE: n}
-    if whole:
+    if whole and len(data) > cap:
+        # Ingest hashes what it receives; only a cut content needs the producer's hash of the
+        # whole (hashing on the caller's thread is the costliest step of a record).
         out[sc.CONTENT_SHA256] = hashlib.sha256(data).hexdigest()
     if b64:
         out[sc.CONTENT_ENCODING] = "base64"
