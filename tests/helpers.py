@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from clawtrace.model import Batch, Edge, Event, stable_id
@@ -57,3 +61,31 @@ def chain_batch() -> Batch:
         Edge(ids["10"], ids["11"], "emitted"),
     ]
     return Batch(events=e, edges=edges)
+
+
+def attrs_of(span: Any) -> dict[str, Any]:
+    """A finished SDK span's attributes as a dict."""
+    return dict(span.attributes or {})
+
+
+def by_name(exporter: Any, kind: str) -> list[Any]:
+    """Finished spans of one event kind."""
+    from clawtrace import semconv as sc
+
+    return [s for s in exporter.get_finished_spans() if s.name == sc.span_name(kind)]
+
+
+@contextlib.contextmanager
+def lock_held(path: Any) -> Iterator[None]:
+    """Another process holds DuckDB's write lock on ``path`` for the duration."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)", str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from clawtrace.cli import cli
 from clawtrace.store import MIGRATIONS
+from tests.helpers import lock_held
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,18 +150,9 @@ def test_missing_corrupt_old_and_locked_stores(tmp_path: Path) -> None:
     assert "migrate" in run(old, "sessions", code=1)
     run(old, "migrate")
     assert run(old, "sessions", "--format", "json").strip() == "[]"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)", str(old)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with lock_held(old):
         err = run(old, "egress", code=1)
-        assert "locked by another process" in err and "Traceback" not in err
-    finally:
-        holder.kill()
-        holder.wait()
+    assert "locked by another process" in err and "Traceback" not in err
 
 
 def test_bad_otlp_lines_are_reported_and_the_rest_imported(db: Path) -> None:

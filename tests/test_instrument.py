@@ -9,7 +9,6 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -17,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import clawtrace.instrument as ct
+from tests.helpers import attrs_of, by_name
 from clawtrace import semconv as sc
 from clawtrace.ingest.otlp import spans_to_batch
 from clawtrace.instrument._convert import readable_spans_to_otlp
@@ -35,14 +35,6 @@ def spans() -> Iterator[InMemorySpanExporter]:
     yield _EXPORTER
     ct.use_tracer_provider(None)
     _EXPORTER.clear()
-
-
-def attrs_of(s: ReadableSpan) -> dict[str, Any]:
-    return dict(s.attributes or {})
-
-
-def by_name(exp: InMemorySpanExporter, kind: str) -> list[ReadableSpan]:
-    return [s for s in exp.get_finished_spans() if s.name == sc.span_name(kind)]
 
 
 def ctx_id(s: ReadableSpan) -> tuple[int, int]:

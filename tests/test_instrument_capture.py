@@ -10,7 +10,6 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -18,6 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import clawtrace.instrument as ct
+from tests.helpers import attrs_of, by_name
 from clawtrace import semconv as sc
 from clawtrace.instrument._convert import readable_spans_to_otlp
 
@@ -36,14 +36,6 @@ def spans() -> Iterator[InMemorySpanExporter]:
     ct.disable_capture()
     ct.use_tracer_provider(None)
     _EXPORTER.clear()
-
-
-def attrs_of(s: ReadableSpan) -> dict[str, Any]:
-    return dict(s.attributes or {})
-
-
-def by_name(exp: InMemorySpanExporter, kind: str) -> list[ReadableSpan]:
-    return [s for s in exp.get_finished_spans() if s.name == sc.span_name(kind)]
 
 
 def only_call(exp: InMemorySpanExporter) -> ReadableSpan:

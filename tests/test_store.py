@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -13,7 +11,7 @@ from clawtrace import graph
 from clawtrace.errors import NotFoundError, SchemaTooOldError, StoreCorruptError, StoreLockedError
 from clawtrace.model import Batch, Edge, span_ref
 from clawtrace.store import MIGRATIONS, SCHEMA_VERSION, Store, ingest, verify
-from tests.helpers import chain_batch, ev
+from tests.helpers import chain_batch, ev, lock_held
 
 
 def _edge_kinds(store: Store) -> dict[str, int]:
@@ -178,15 +176,5 @@ def test_not_a_duckdb_file(tmp_path: Path) -> None:
 
 def test_locked_store_is_a_clear_error(db: Path) -> None:
     Store.open(db).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)", str(db)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        with pytest.raises(StoreLockedError, match=r"locked by another process \(pid \d+\).*snapshot"):
-            Store.open(db, read_only=True)
-    finally:
-        holder.kill()
-        holder.wait()
+    with lock_held(db), pytest.raises(StoreLockedError, match=r"locked by another process \(pid \d+\).*snapshot"):
+        Store.open(db, read_only=True)

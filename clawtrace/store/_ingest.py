@@ -26,7 +26,7 @@ from clawtrace import redact as rd
 from clawtrace import semconv as sc
 from clawtrace.model import Batch, Edge, Event, artifact_kind, parent_edge_kind
 from clawtrace.semconv import ContentRole, Sensitivity, content_role
-from clawtrace.store._store import Store, _wrap
+from clawtrace.store._store import STORED_EVENT_COLUMNS, Store, _wrap
 
 __all__ = ["IngestResult", "ingest", "EVENT_HASH_SQL", "EDGE_HASH_SQL"]
 
@@ -44,37 +44,14 @@ def _hash_expr(cols: Iterable[str]) -> str:
     return "sha256(concat_ws('\u241f', " + ", ".join(parts) + "))"
 
 
-_EVENT_HASHED = (
-    "seq",
-    "event_id",
-    "kind",
-    "epoch_ns(ts)",
-    "session_id",
-    "agent_id",
-    "run_id",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "tool_call_id",
-    "tool_name",
-    "artifact",
-    "trust",
-    "sensitivity",
-    "source",
-    "summary",
-    "content_sha256",
-    "content_size",
-    "content",
-    "attrs",
-    "batch_id",
-)
+_EVENT_HASHED = tuple("epoch_ns(ts)" if c == "ts" else c for c in STORED_EVENT_COLUMNS)
 EVENT_HASH_SQL = _hash_expr(_EVENT_HASHED)
 """SQL for an event row's hash; ``verify`` recomputes it."""
 EDGE_HASH_SQL = _hash_expr(("edge_seq", "src", "dst", "kind", "confidence", "evidence", "batch_id"))
 """SQL for an edge row's hash; ``verify`` recomputes it."""
 
-_STAGED_EVENT_COLS = [c for c in _EVENT_HASHED if c != "epoch_ns(ts)"]
-_STAGED_EVENT_COLS.insert(3, "ts")
+_STAGED_EVENT_COLS = list(STORED_EVENT_COLUMNS)
+_ARROW_TYPES = {"seq": pa.int64(), "ts": pa.timestamp("ns"), "content_size": pa.int64(), "batch_id": pa.int64()}
 
 
 @dataclasses.dataclass(slots=True)
@@ -316,38 +293,7 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
 
 
 def _events_table(prep: _Prepared) -> pa.Table:
-    c = prep.rows
-    return pa.table(
-        {
-            "seq": pa.array(c["seq"], pa.int64()),
-            "event_id": pa.array(c["event_id"], pa.string()),
-            "kind": pa.array(c["kind"], pa.string()),
-            "ts": pa.array(c["ts"], pa.timestamp("ns")),
-            **{
-                k: pa.array(c[k], pa.string())
-                for k in (
-                    "session_id",
-                    "agent_id",
-                    "run_id",
-                    "trace_id",
-                    "span_id",
-                    "parent_span_id",
-                    "tool_call_id",
-                    "tool_name",
-                    "artifact",
-                    "trust",
-                    "sensitivity",
-                    "source",
-                    "summary",
-                    "content_sha256",
-                )
-            },
-            "content_size": pa.array(c["content_size"], pa.int64()),
-            "content": pa.array(c["content"], pa.string()),
-            "attrs": pa.array(c["attrs"], pa.string()),
-            "batch_id": pa.array(c["batch_id"], pa.int64()),
-        }
-    )
+    return pa.table({c: pa.array(prep.rows[c], _ARROW_TYPES.get(c, pa.string())) for c in _STAGED_EVENT_COLS})
 
 
 # ---------------------------------------------------------------------------- the pipeline

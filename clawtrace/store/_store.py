@@ -28,7 +28,7 @@ __all__ = ["Store", "EVENT_COLUMNS", "iso"]
 
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = (
+STORED_EVENT_COLUMNS = (
     "seq",
     "event_id",
     "kind",
@@ -48,8 +48,14 @@ EVENT_COLUMNS = (
     "summary",
     "content_sha256",
     "content_size",
+    "content",
     "attrs",
+    "batch_id",
 )
+"""The ``events`` table's columns in table order, but for ``row_hash`` (m001)."""
+
+EVENT_COLUMNS = tuple(c for c in STORED_EVENT_COLUMNS if c not in ("content", "batch_id"))
+"""What readers select for an event."""
 _EVENT_SELECT = ", ".join(EVENT_COLUMNS)
 
 
