@@ -88,3 +88,9 @@ def test_cli_doc_is_current() -> None:
     assert doc == render_cli_docs(), "regenerate: python -m clawtrace.cli docs > docs/cli.md"
     for cmd in ("import otlp", "sessions", "timeline", "show", "why", "impact", "egress", "query", "graph", "verify"):
         assert f"## `clawtrace {cmd}`" in doc
+
+
+def test_types_check_strict() -> None:
+    """mypy --strict over the package (configured in pyproject.toml)."""
+    r = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]

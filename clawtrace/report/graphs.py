@@ -24,8 +24,9 @@ def _label(e: dict[str, Any]) -> str:
 
 
 def _nodes(chain: dict[str, Any]) -> list[dict[str, Any]]:
-    nodes = [chain["target"]] if "event_id" in chain["target"] else []
-    return nodes + chain["events"]
+    nodes: list[dict[str, Any]] = [chain["target"]] if "event_id" in chain["target"] else []
+    events: list[dict[str, Any]] = chain["events"]
+    return nodes + events
 
 
 def to_dot(chain: dict[str, Any]) -> str:

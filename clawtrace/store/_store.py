@@ -64,9 +64,8 @@ def iso(ts: Any) -> str | None:
     if ts is None:
         return None
     if isinstance(ts, dt.datetime):
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=dt.timezone.utc)
-        return ts.isoformat().replace("+00:00", "Z")
+        aware: dt.datetime = ts if ts.tzinfo is not None else ts.replace(tzinfo=dt.timezone.utc)
+        return aware.isoformat().replace("+00:00", "Z")
     return str(ts)
 
 
