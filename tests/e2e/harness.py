@@ -628,28 +628,28 @@ def checksum_tree(root: Path) -> dict[str, str]:
     return out
 
 
-# Parts of a run kept as a fixture: evidence only, no caches or installed skills.
-_KEEP_STATE = ("agents", "state", "openclaw.json")
-_DROP_SUFFIXES = ("-shm", ".lock")
+# Parts of a run's state dir left out of a fixture: caches, installed skills, temp files, and
+# SQLite lock/shared-memory files (no evidence; -wal files are kept, they hold committed rows).
+_SKIP_STATE_DIRS = {"cache", "tmp", "plugin-skills", "skills", "node_modules"}
+
+
+def _not_evidence(name: str) -> bool:
+    return name.endswith(("-shm", ".lock")) or "-lock.sqlite" in name
 
 
 def save_fixture(run: OpenClawRun, dest: Path, extra: dict[str, Any], *, limit: int = 2 * 1024 * 1024) -> int:
-    """Copy a run's evidence to dest (replacing it): state/{agents,state,openclaw.json}, logs/,
-    the workspace's memory files, and ground_truth.json. Returns the byte size, or raises
-    when it exceeds limit."""
+    """Copy a run's evidence to dest (replacing it): the state dir without caches, logs/, the
+    workspace's text files, and ground_truth.json. Returns the byte size, or raises when it
+    exceeds limit."""
     if dest.exists():
         shutil.rmtree(dest)
-    (dest / "state").mkdir(parents=True)
+    dest.mkdir(parents=True)
 
-    def ignore(_d: str, names: list[str]) -> set[str]:
-        return {n for n in names if n.endswith(_DROP_SUFFIXES)}
+    def ignore(d: str, names: list[str]) -> set[str]:
+        top = Path(d) == run.state
+        return {n for n in names if _not_evidence(n) or (top and n in _SKIP_STATE_DIRS)}
 
-    for name in _KEEP_STATE:
-        src = run.state / name
-        if src.is_dir():
-            shutil.copytree(src, dest / "state" / name, ignore=ignore)
-        elif src.is_file():
-            shutil.copy2(src, dest / "state" / name)
+    shutil.copytree(run.state, dest / "state", ignore=ignore)
     shutil.copytree(run.logs, dest / "logs", ignore=ignore)
     ws = dest / "workspace"
     ws.mkdir()
