@@ -227,6 +227,54 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
     say("next: clawtrace sessions   clawtrace egress   clawtrace why EVENT")
 
 
+@import_.command("openclaw")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--home", help="The agent's home directory, for ~ and $HOME in paths (default: the parent of a ~/.openclaw state dir).")
+@click.option("--keep-content", is_flag=True, envvar="CLAWTRACE_KEEP_CONTENT", help="Also store redacted content text.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines, only the summary and warnings.")
+@pass_ctx
+@handle_errors
+def import_openclaw(obj: Ctx, path: Path | None, home: str | None, keep_content: bool, quiet: bool) -> None:
+    """Import OpenClaw's on-disk evidence, read-only: transcripts (JSONL and SQLite), sessions
+    index, trajectory, gateway log and audit ledger.
+
+    PATH is a state dir (default $OPENCLAW_STATE_DIR, else ~/.openclaw), a profile dir, an
+    agent dir, one transcript .jsonl, one openclaw-agent.sqlite or an export-trajectory
+    bundle. Re-importing adds only what is new. OpenClaw's files are never written.
+
+    \b
+    Example:
+      clawtrace import openclaw
+      clawtrace import openclaw ~/.openclaw-work/agents/main
+    """
+    from clawtrace.ingest.openclaw import default_state_dir
+    from clawtrace.ingest.openclaw import import_openclaw as run_import
+    from clawtrace.store import ingest
+
+    target = path or default_state_dir()
+    if not target.exists():
+        raise click.BadParameter(
+            f"{target}: no such file or directory (set OPENCLAW_STATE_DIR or give the state dir)", param_hint="PATH"
+        )
+    say(f"importing OpenClaw evidence from {target} ...")
+    with obj.writer() as store:
+        s = run_import(
+            target,
+            lambda b: ingest(store, b, keep_content=keep_content, source="openclaw"),
+            progress=None if quiet else say,
+            home=home,
+        )
+    for prob in s.problems:
+        say(f"warning: {prob}")
+    mb = s.transcript_bytes / 1e6
+    say(
+        f"imported {s.sessions} sessions: {s.events} new events ({s.skipped} already stored), {s.edges} edges, "
+        f"{s.tool_calls} tool calls, {s.egress} egress; {mb:.1f} MB of transcripts in {s.seconds:.1f} s into {obj.db}"
+        + (f"; {len(s.problems)} problems (see warnings)" if s.problems else "")
+    )
+    say("next: clawtrace sessions   clawtrace egress   clawtrace why EVENT")
+
+
 # ----------------------------------------------------------------------------- listing
 
 

@@ -235,6 +235,44 @@ POLICY_RULE: Final = "clawtrace.policy.rule"
 POLICY_VERDICT: Final = "clawtrace.policy.verdict"
 """``allow`` or ``block``."""
 
+# --------------------------------------------------------------------------- OpenClaw import
+
+OPENCLAW_SESSION_KEY: Final = "openclaw.session.key"
+"""OpenClaw's session key (``agent:<agentId>:<name>``) of the session an imported event belongs to."""
+
+OPENCLAW_ENTRY_ID: Final = "openclaw.entry.id"
+"""Id of the transcript entry (JSONL line or ``transcript_events`` row) an event was read from."""
+
+OPENCLAW_ENTRY_PARENT: Final = "openclaw.entry.parent_id"
+"""``parentId`` of that transcript entry (the transcript is a tree)."""
+
+OPENCLAW_ABANDONED: Final = "openclaw.branch.abandoned"
+"""True when the entry lies on an abandoned branch of the transcript tree (not on the path
+from the leaf to the root) at import time."""
+
+OPENCLAW_ORPHAN_CALL: Final = "openclaw.tool.orphan"
+"""True on a ``tool.call`` whose result is missing from the transcript (crash, abort, repair)."""
+
+OPENCLAW_PARENT_CALL: Final = "openclaw.tool.parent_call_id"
+"""For a tool unwrapped from OpenClaw's ``tool_call`` bridge: the bridge call's id."""
+
+OPENCLAW_DERIVED: Final = "openclaw.derived_from"
+"""How an effect event was derived: ``args`` (the tool's arguments), ``result``,
+``command_line`` (read from an ``exec`` command) or ``prompt_report`` (files OpenClaw injects)."""
+
+OPENCLAW_AUDIT_ORPHAN: Final = "openclaw.audit.orphan"
+"""True on an event made from an audit-ledger row that has no transcript counterpart: the
+transcript lost or rewrote the call (tampering or loss). The import also reports a problem."""
+
+OPENCLAW_AUDIT_ROWS: Final = "openclaw.audit.rows"
+"""Audit-ledger rows (``action``, ``status``, ``occurred_at``) joined to an imported tool call."""
+
+OPENCLAW_TURN_TAINTED: Final = "openclaw.turn.tainted"
+"""OpenClaw's own ``turnTainted`` flag: the answer followed untrusted content."""
+
+OPENCLAW_PIPE_TO_SHELL: Final = "openclaw.exec.pipe_to_shell"
+"""True when an ``exec`` command pipes a download into a shell or interpreter."""
+
 # --------------------------------------------------------------------------- reused OpenTelemetry names
 
 SESSION_ID: Final = "gen_ai.conversation.id"

@@ -1,0 +1,600 @@
+"""Import OpenClaw's on-disk evidence (reference: OpenClaw evidence reference; DESIGN.md 6).
+
+``import_openclaw(path, sink)`` reads a state dir (default ``$OPENCLAW_STATE_DIR`` or
+``~/.openclaw``; also a profile dir, one agent dir, one ``.jsonl`` transcript, one
+``openclaw-agent.sqlite`` or a ``sessions export-trajectory`` bundle) read-only, maps every
+source to the same events and edges as live capture, and hands ``model.Batch`` es to
+``sink`` (``store.ingest``). This package never imports the store: the caller wires it.
+
+What comes from where:
+
+- **Transcripts** (JSONL v3 files, archives, and SQLite ``transcript_events`` rows, zstd or
+  not): ``input.message``, ``model.turn``, ``tool.call``, ``tool.result`` and the effects of
+  each call (``_tools``); ``emitted`` edges turn -> call; ``consumed`` edges from the results
+  and messages on the turn's own branch since the last compaction (the latest 50) and from
+  the workspace files OpenClaw injects into the system prompt. Entries off the active branch
+  carry ``openclaw.branch.abandoned``; calls without a result ``openclaw.tool.orphan``.
+- **Sessions index** (``sessions.json``, ``session_nodes``, ``session_windows``): session key,
+  channel, skills, injected files, and ``spawned`` edges for spawn/fork/reset lineage.
+- **Trajectory** (``*.trajectory.jsonl``, ``trajectory_runtime_events``): tool calls and
+  results the transcript lacks (reported: the transcript lost or rewrote them).
+- **Gateway log**: trace and span ids of tool calls (``embedded run tool start`` lines).
+- **Audit ledger** (``state/openclaw.sqlite`` ``audit_events``): joined to tool calls through
+  ``sha256(toolCallId)`` and attached as ``openclaw.audit.rows``. A ledger row with no
+  transcript counterpart becomes a ``tool.call`` (source ``openclaw-audit``) with
+  ``openclaw.audit.orphan: true`` and a problem line: the transcript lost or rewrote it.
+
+Idempotent: event ids are stable (``model.event_id_for``), so re-import adds nothing and an
+import after OpenClaw wrote more adds only the new rows (the store skips known ids).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from clawtrace import model
+from clawtrace import semconv as sc
+from clawtrace.errors import InputError
+from clawtrace.ingest.openclaw._sources import (
+    AGENT_DB_VERSION,
+    STATE_DB_VERSION,
+    Plan,
+    agent_db_sessions,
+    discover,
+    open_sqlite,
+    read_jsonl,
+    table_rows,
+)
+from clawtrace.ingest.openclaw._transcript import Entry, SessionMeta, SessionRecords, map_transcript, parse_ts
+from clawtrace.semconv import EdgeKind, EventKind, Source
+
+__all__ = ["ImportSummary", "default_state_dir", "import_openclaw", "read_openclaw"]
+
+BATCH_EVENTS = 20000
+"""Sessions are handed to the sink in batches of about this many events (one transaction each)."""
+
+_TOOL_START = re.compile(r"embedded run tool start: runId=(\S+) tool=(\S+) toolCallId=(\S+)")
+
+
+@dataclasses.dataclass(slots=True)
+class ImportSummary:
+    """What one import read and stored."""
+
+    sessions: int = 0
+    events: int = 0
+    """Events the store added (events already stored are ``skipped``)."""
+    read_events: int = 0
+    """Events mapped from the evidence."""
+    skipped: int = 0
+    edges: int = 0
+    tool_calls: int = 0
+    egress: int = 0
+    transcript_bytes: int = 0
+    seconds: float = 0.0
+    sources: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Files or databases read, by kind."""
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+
+def default_state_dir() -> Path:
+    """``$OPENCLAW_STATE_DIR``, else ``~/.openclaw-<profile>`` for ``$OPENCLAW_PROFILE``, else ``~/.openclaw``."""
+    env = os.environ.get("OPENCLAW_STATE_DIR")
+    if env:
+        return Path(env).expanduser()
+    profile = os.environ.get("OPENCLAW_PROFILE")
+    return Path(f"~/.openclaw-{profile}" if profile else "~/.openclaw").expanduser()
+
+
+Sink = Callable[[model.Batch], Any]
+Progress = Callable[[str], None]
+
+
+class _Importer:
+    def __init__(self, plan: Plan, sink: Sink, progress: Progress | None, home: str | None, batch_events: int) -> None:
+        self.plan = plan
+        self.sink = sink
+        self.progress = progress or (lambda _m: None)
+        self.home = home or plan.home
+        self.batch_events = batch_events
+        self.s = ImportSummary(problems=list(plan.problems))
+        self.pending = model.Batch()
+        self.index: dict[str, dict[str, Any]] = {}
+        self.key_sid: dict[str, str] = {}
+        self.log_spans: dict[tuple[str | None, str], tuple[str, str]] = {}
+        self.audit: list[dict[str, Any]] = []
+        self.matched: set[str] = set()
+        self.seen_sessions: set[str] = set()
+        self.run_ids: set[str] = set()
+        self.timelines: dict[str, list[tuple[int, str]]] = {}
+        self.entry_events: dict[str, dict[str, str]] = {}
+        self.header_parent: dict[str, str] = {}
+        self.trajectory: dict[str, list[dict[str, Any]]] = {}
+
+    # ---------------------------------------------------------------- plumbing
+
+    def count(self, kind: str) -> None:
+        self.s.sources[kind] = self.s.sources.get(kind, 0) + 1
+
+    def flush(self, force: bool = False) -> None:
+        b = self.pending
+        if not b.events and not b.edges:
+            return
+        if not force and len(b.events) < self.batch_events:
+            return
+        self.pending = model.Batch()
+        self.s.read_events += len(b.events)
+        r = self.sink(b)
+        if r is not None:
+            self.s.events += int(getattr(r, "events", 0) or 0)
+            self.s.edges += int(getattr(r, "edges", 0) or 0)
+            self.s.skipped += int(getattr(r, "skipped", 0) or 0)
+            for p in getattr(r, "problems", None) or []:
+                if p not in self.s.problems:
+                    self.s.problems.append(p)
+        self.progress(f"  stored {self.s.events} events ({self.s.skipped} already stored), {self.s.sessions} sessions so far")
+
+    # ---------------------------------------------------------------- the run
+
+    def run(self) -> ImportSummary:
+        t0 = time.perf_counter()
+        for db in self.plan.state_dbs:
+            self.read_state_db(db)
+        for log in self.plan.logs:
+            self.read_log(log)
+        for p, agent in self.plan.indexes:
+            self.read_index_json(p, agent)
+        for p, _agent in self.plan.trajectories:
+            self.read_trajectory_file(p)
+        for p, agent in self.plan.transcripts:
+            self.read_transcript_file(p, agent)
+        for p, agent in self.plan.agent_dbs:
+            self.read_agent_db(p, agent)
+        for p in self.plan.exports:
+            self.read_export(p)
+        self.lineage()
+        self.audit_orphans()
+        self.flush(force=True)
+        self.s.seconds = time.perf_counter() - t0
+        return self.s
+
+    # ---------------------------------------------------------------- sessions
+
+    def meta_for(self, sid: str, agent: str | None, header: dict[str, Any] | None) -> SessionMeta:
+        info = self.index.get(sid, {})
+        m = SessionMeta(session_id=sid, agent_id=agent or info.get("agent"), home=self.home)
+        m.session_key = info.get("key")
+        m.cwd = (header or {}).get("cwd") or info.get("cwd")
+        m.channel = info.get("channel")
+        m.injected_files = list(info.get("injected", []))
+        m.started_ms = info.get("started_ms")
+        m.external_source = info.get("external")
+        m.extra = dict(info.get("extra", {}))
+        m.log_spans = self.log_spans
+        parent = self.parent_of(sid)
+        if parent is None and header and isinstance(header.get("parentSession"), str):
+            ps = header["parentSession"]
+            parent = re.sub(r"\.jsonl.*$", "", os.path.basename(ps))
+            self.header_parent[sid] = parent
+        m.parent_session = parent[0] if isinstance(parent, tuple) else parent
+        return m
+
+    def parent_of(self, sid: str) -> tuple[str, str, str | None] | None:
+        """(parent session id, why, fork entry id) from the index."""
+        info = self.index.get(sid, {})
+        if info.get("fork_sid"):
+            return info["fork_sid"], "fork", info.get("fork_entry")
+        for k in ("spawned_by", "parent_key", "fork_key"):
+            key = info.get(k)
+            if key and self.key_sid.get(key) and self.key_sid[key] != sid:
+                return self.key_sid[key], k, info.get("fork_entry") if k == "fork_key" else None
+        if info.get("prev_sid"):
+            return info["prev_sid"], info.get("reason") or "reset", None
+        return None
+
+    def add_session(self, sid: str, agent: str | None, header: dict[str, Any] | None, entries: list[Entry],
+                    size: int, source: str = Source.OPENCLAW_TRANSCRIPT.value) -> None:
+        meta = self.meta_for(sid, agent, header)
+        meta.source = source
+        try:
+            rec = map_transcript(meta, entries, header)
+        except Exception as e:  # noqa: BLE001 - one session must not stop the import
+            where = entries[0].where if entries else sid
+            self.s.problems.append(f"{where}: session {sid} unusable ({type(e).__name__}: {e}); skipped, the rest imported")
+            return
+        self.add_trajectory(rec, meta)
+        self.join_audit(rec)
+        if sid not in self.seen_sessions:
+            self.seen_sessions.add(sid)
+            self.s.sessions += 1
+        self.run_ids |= rec.run_ids
+        self.timelines.setdefault(sid, []).extend(rec.timeline)
+        self.entry_events.setdefault(sid, {}).update(rec.entry_events)
+        self.s.tool_calls += rec.tool_calls
+        self.s.egress += rec.egress
+        self.s.transcript_bytes += size
+        self.s.problems.extend(rec.batch.problems)
+        rec.batch.problems = []
+        self.pending.extend(rec.batch)
+        self.flush()
+
+    def read_transcript_file(self, p: Path, agent: str | None) -> None:
+        self.count("transcript")
+        entries, size = read_jsonl(p, self.s.problems)
+        if not entries:
+            if size:
+                self.s.problems.append(f"{p}: no readable entries; nothing imported from it")
+            return
+        header = entries[0].data if entries[0].data.get("type") == "session" else None
+        sid = header.get("id") if header else None
+        if not isinstance(sid, str):
+            sid = p.name.split(".jsonl", 1)[0]
+            self.s.problems.append(f"{entries[0].where}: no session header; session id taken from the file name ({sid})")
+        self.progress(f"reading {p} ({len(entries)} entries)")
+        self.add_session(sid, agent, header, entries[1:] if header else entries, size)
+
+    def read_agent_db(self, p: Path, agent: str | None) -> None:
+        self.count("agent-db")
+        label = str(p)
+        self.progress(f"reading {p}")
+        try:
+            with open_sqlite(p) as con:
+                try:
+                    uv = con.execute("PRAGMA user_version").fetchone()[0]
+                except sqlite3.DatabaseError as e:
+                    self.s.problems.append(f"{label}: not a readable SQLite database ({e}); nothing imported from it; "
+                                           "check the file, or import a backup copy")
+                    return
+                if uv > AGENT_DB_VERSION:
+                    self.s.problems.append(f"{label}: agent database schema {uv} is newer than {AGENT_DB_VERSION}; "
+                                           "read the known columns; upgrade clawtrace for full fidelity")
+                for row in table_rows(con, "schema_meta", label, self.s.problems):
+                    if row.get("role") == "agent" and row.get("agent_id") and not agent:
+                        agent = str(row["agent_id"])
+                self.read_index_db(con, label, agent)
+                for sid, entries, size in agent_db_sessions(con, label, self.s.problems):
+                    traj = table_traj = None
+                    del traj, table_traj
+                    header = entries[0].data if entries and entries[0].data.get("type") == "session" else None
+                    body = entries[1:] if header else entries
+                    self.load_db_trajectory(con, sid, label)
+                    self.add_session(sid, agent, header, body, size)
+        except (sqlite3.Error, OSError) as e:
+            self.s.problems.append(f"{label}: not a readable SQLite database ({e}); nothing imported from it; "
+                                   "check the file, or import a backup copy")
+
+    def read_export(self, d: Path) -> None:
+        self.count("export")
+        try:
+            manifest = json.loads((d / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError) as e:
+            self.s.problems.append(f"{d / 'manifest.json'}: unreadable ({e}); bundle skipped")
+            return
+        entries, size = read_jsonl(d / "events.jsonl", self.s.problems)
+        sid = manifest.get("sessionId") if isinstance(manifest, dict) else None
+        transcript: list[Entry] = []
+        header = None
+        for e in entries:
+            if e.data.get("traceSchema"):
+                tsid = e.data.get("sessionId") or sid
+                if isinstance(tsid, str):
+                    self.trajectory.setdefault(tsid, []).append(e.data)
+                    sid = sid or tsid
+            elif e.data.get("type") == "session" and header is None:
+                header = e.data
+                sid = sid or e.data.get("id")
+            else:
+                transcript.append(e)
+        if not isinstance(sid, str):
+            self.s.problems.append(f"{d}: export bundle names no session id; skipped")
+            return
+        if isinstance(manifest, dict) and manifest.get("sessionKey"):
+            self.index.setdefault(sid, {}).setdefault("key", manifest["sessionKey"])
+        self.add_session(sid, None, header, transcript, size)
+
+    # ---------------------------------------------------------------- index
+
+    def _index_entry(self, sid: str, key: str | None, entry: dict[str, Any], agent: str | None) -> None:
+        info = self.index.setdefault(sid, {})
+        if key:
+            info.setdefault("key", key)
+            self.key_sid.setdefault(key, sid)
+        if agent:
+            info.setdefault("agent", agent)
+        extra = info.setdefault("extra", {})
+        if isinstance(entry.get("sessionStartedAt"), (int, float)):
+            info.setdefault("started_ms", int(entry["sessionStartedAt"]))
+        for k, ik in (("spawnedBy", "spawned_by"), ("parentSessionKey", "parent_key")):
+            if isinstance(entry.get(k), str):
+                info.setdefault(ik, entry[k])
+        if entry.get("createdVia"):
+            extra["openclaw.session.created_via"] = entry["createdVia"]
+        for k in ("channel", "lastChannel"):
+            if isinstance(entry.get(k), str):
+                info.setdefault("channel", entry[k])
+        snap = entry.get("skillsSnapshot")
+        if isinstance(snap, dict) and isinstance(snap.get("skills"), list):
+            extra["openclaw.skills"] = [s.get("name") for s in snap["skills"] if isinstance(s, dict)]
+        rep = entry.get("systemPromptReport")
+        if isinstance(rep, dict):
+            if isinstance(rep.get("workspaceDir"), str):
+                info.setdefault("cwd", rep["workspaceDir"])
+            files = rep.get("injectedWorkspaceFiles")
+            if isinstance(files, list):
+                info["injected"] = [f["path"] for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)
+                                    and not f.get("missing")]
+            sp = rep.get("systemPrompt")
+            if isinstance(sp, dict) and sp.get("hash"):
+                extra["openclaw.system_prompt.sha256"] = sp["hash"]
+
+    def read_index_json(self, p: Path, agent: str | None) -> None:
+        self.count("sessions-index")
+        try:
+            doc = json.loads(p.read_bytes())
+        except (OSError, ValueError) as e:
+            self.s.problems.append(f"{p}: unreadable sessions index ({e}); sessions imported without keys or lineage")
+            return
+        if not isinstance(doc, dict):
+            self.s.problems.append(f"{p}: sessions index is not a JSON object; skipped")
+            return
+        for key, entry in doc.items():
+            if isinstance(entry, dict) and isinstance(entry.get("sessionId"), str):
+                self._index_entry(entry["sessionId"], key, entry, agent)
+
+    def read_index_db(self, con: sqlite3.Connection, label: str, agent: str | None) -> None:
+        for row in table_rows(con, "session_nodes", label, self.s.problems):
+            sid, key = row.get("current_session_id"), row.get("session_key")
+            if not isinstance(sid, str):
+                continue
+            try:
+                entry = json.loads(row.get("entry_json") or "{}")
+            except ValueError:
+                entry = {}
+                self.s.problems.append(f"{label}: session_nodes {key}: entry_json is not JSON; keys and lineage kept")
+            self._index_entry(sid, key, entry if isinstance(entry, dict) else {}, agent)
+            info = self.index[sid]
+            for col, ik in (("parent_session_key", "parent_key"), ("spawned_by", "spawned_by"),
+                            ("fork_source_session_key", "fork_key"), ("fork_source_session_id", "fork_sid"),
+                            ("fork_source_entry_id", "fork_entry")):
+                if row.get(col):
+                    info[ik] = row[col]
+            if row.get("created_via"):
+                info["extra"]["openclaw.session.created_via"] = row["created_via"]
+        for row in table_rows(con, "session_windows", label, self.s.problems):
+            sid = row.get("session_id")
+            if not isinstance(sid, str):
+                continue
+            info = self.index.setdefault(sid, {"extra": {}})
+            key = row.get("session_key")
+            if key:
+                info.setdefault("key", key)
+                self.key_sid.setdefault(key, sid)
+            if agent:
+                info.setdefault("agent", agent)
+            for col, ik in (("previous_session_id", "prev_sid"), ("reason", "reason"), ("channel", "channel"),
+                            ("parent_session_key", "parent_key"), ("spawned_by", "spawned_by"),
+                            ("hook_external_content_source", "external")):
+                if row.get(col):
+                    info.setdefault(ik, row[col])
+            if row.get("hook_external_content_source"):
+                info.setdefault("extra", {})["openclaw.session.external_content"] = row["hook_external_content_source"]
+            if isinstance(row.get("started_at"), int):
+                info.setdefault("started_ms", row["started_at"])
+
+    # ---------------------------------------------------------------- trajectory
+
+    def read_trajectory_file(self, p: Path) -> None:
+        self.count("trajectory")
+        entries, _ = read_jsonl(p, self.s.problems, what="trajectory event")
+        for e in entries:
+            sid = e.data.get("sessionId") or e.data.get("traceId")
+            if isinstance(sid, str):
+                self.trajectory.setdefault(sid, []).append(e.data | {"__where": e.where})
+
+    def load_db_trajectory(self, con: sqlite3.Connection, sid: str, label: str) -> None:
+        try:
+            rows = con.execute("SELECT seq, event_json FROM trajectory_runtime_events WHERE session_id = ? ORDER BY seq",
+                               (sid,)).fetchall()
+        except sqlite3.Error:
+            return
+        for seq, ej in rows:
+            try:
+                d = json.loads(ej)
+            except (ValueError, TypeError):
+                self.s.problems.append(f"{label}:trajectory_runtime_events:{sid}:{seq}: not JSON; skipped")
+                continue
+            if isinstance(d, dict):
+                self.trajectory.setdefault(sid, []).append(d | {"__where": f"{label}:trajectory:{sid}:{seq}"})
+
+    def add_trajectory(self, rec: SessionRecords, meta: SessionMeta) -> None:
+        """Tool calls and results the trajectory saw but the transcript does not hold."""
+        evs = self.trajectory.pop(rec.session_id, [])
+        src = Source.OPENCLAW_TRAJECTORY.value
+        for d in evs:
+            t = d.get("type")
+            data = d.get("data") if isinstance(d.get("data"), dict) else {}
+            tcid = data.get("toolCallId")
+            if t not in ("tool.call", "tool.result") or not isinstance(tcid, str) or tcid in rec.call_ids:
+                continue
+            kind = EventKind.TOOL_CALL.value if t == "tool.call" else EventKind.TOOL_RESULT.value
+            name = str(data.get("name") or "?")
+            ts = parse_ts(d.get("ts")) or 0
+            where = d.get("__where", rec.session_id)
+            payload = data.get("args") if t == "tool.call" else data.get("result")
+            text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str) if payload is not None else None
+            attrs = {"openclaw.trajectory.only": True}
+            if meta.session_key:
+                attrs[sc.OPENCLAW_SESSION_KEY] = meta.session_key
+            eid = model.event_id_for(kind, session_id=rec.session_id, tool_call_id=tcid, fallback=("openclaw-traj", where))
+            rec.batch.events.append(model.Event(
+                eid, kind, ts, src, rec.session_id, meta.agent_id, run_id=d.get("runId") if isinstance(d.get("runId"), str) else None,
+                tool_call_id=tcid, tool_name=name, summary=f"{'tool' if t == 'tool.call' else 'result of'} {name} (trajectory only)",
+                attrs=attrs, content=text.encode("utf-8", "surrogatepass") if text else None))
+            rec.timeline.append((ts, eid))
+            if t == "tool.call":
+                rec.batch.problems.append(
+                    f"{where}: tool call {tcid} ({name}) is in the trajectory but not in the transcript (rewritten or lost); "
+                    "imported from the trajectory (arguments may be redacted)")
+
+    # ---------------------------------------------------------------- log
+
+    def read_log(self, p: Path) -> None:
+        self.count("log")
+        entries, _ = read_jsonl(p, self.s.problems, what="log line")
+        counts: dict[str, int] = {}
+        for e in entries:
+            d = e.data
+            msg = d.get("message") if isinstance(d.get("message"), str) else d.get("1")
+            if not isinstance(msg, str) or "tool start" not in msg:
+                continue
+            m = _TOOL_START.search(msg)
+            tr, sp = d.get("traceId"), d.get("spanId")
+            if m and isinstance(tr, str) and isinstance(sp, str):
+                run, tcid = m.group(1), m.group(3)
+                self.log_spans[(run, tcid)] = (tr, sp)
+                counts[tcid] = counts.get(tcid, 0) + 1
+                self.log_spans[(None, tcid)] = (tr, sp)
+        for tcid, n in counts.items():
+            if n > 1:
+                self.log_spans.pop((None, tcid), None)
+
+    # ---------------------------------------------------------------- audit ledger
+
+    def read_state_db(self, p: Path) -> None:
+        self.count("state-db")
+        label = str(p)
+        try:
+            with open_sqlite(p) as con:
+                try:
+                    uv = con.execute("PRAGMA user_version").fetchone()[0]
+                except sqlite3.DatabaseError as e:
+                    self.s.problems.append(f"{label}: not a readable SQLite database ({e}); audit ledger not imported")
+                    return
+                if uv > STATE_DB_VERSION:
+                    self.s.problems.append(f"{label}: state database schema {uv} is newer than {STATE_DB_VERSION}; "
+                                           "read the known columns; upgrade clawtrace for full fidelity")
+                self.audit = table_rows(con, "audit_events", label, self.s.problems)
+                self.audit_label = label
+        except (sqlite3.Error, OSError) as e:
+            self.s.problems.append(f"{label}: not a readable SQLite database ({e}); audit ledger not imported")
+
+    def join_audit(self, rec: SessionRecords) -> None:
+        if not self.audit or not rec.call_hashes:
+            return
+        by_id = {e.event_id: e for e in rec.batch.events if e.kind == EventKind.TOOL_CALL.value}
+        for row in self.audit:
+            h = row.get("tool_call_id")
+            if not isinstance(h, str) or h not in rec.call_hashes:
+                continue
+            if row.get("session_id") not in (None, rec.session_id):
+                continue
+            ev = by_id.get(rec.call_hashes[h])
+            if ev is None:
+                continue
+            self.matched.add(f"{row.get('session_id')}\x1f{h}")
+            ev.attrs.setdefault(sc.OPENCLAW_AUDIT_ROWS, []).append(
+                {k: row.get(k) for k in ("action", "status", "occurred_at", "duration_ms", "error_code", "event_id") if row.get(k) is not None})
+
+    def audit_orphans(self) -> None:
+        if not self.audit:
+            return
+        label = getattr(self, "audit_label", "state/openclaw.sqlite")
+        orphans: dict[tuple[Any, str], list[dict[str, Any]]] = {}
+        for row in self.audit:
+            h = row.get("tool_call_id")
+            if isinstance(h, str):
+                if f"{row.get('session_id')}\x1f{h}" not in self.matched:
+                    orphans.setdefault((row.get("session_id"), h), []).append(row)
+            elif str(row.get("action", "")).startswith("agent.run.") and row.get("run_id") and row["run_id"] not in self.run_ids:
+                self.s.problems.append(
+                    f"{label}:audit_events:{row.get('sequence')}: run {row['run_id']} ({row.get('action')}) has no transcript "
+                    "entries: the transcript lost or rewrote it (tampering or loss); compare with the trajectory")
+        src = Source.OPENCLAW_AUDIT.value
+        for (sid, h), rows in orphans.items():
+            first = rows[0]
+            ts = int(first.get("occurred_at") or 0) * 1_000_000
+            name = first.get("tool_name")
+            eid = model.event_id_for(EventKind.TOOL_CALL.value, session_id=sid if isinstance(sid, str) else None,
+                                     tool_call_id=h, fallback=("openclaw-audit", first.get("event_id")))
+            attrs: dict[str, Any] = {
+                sc.OPENCLAW_AUDIT_ORPHAN: True,
+                sc.OPENCLAW_AUDIT_ROWS: [{k: r.get(k) for k in ("action", "status", "occurred_at", "duration_ms", "error_code", "event_id")
+                                          if r.get(k) is not None} for r in rows],
+            }
+            if first.get("session_key"):
+                attrs[sc.OPENCLAW_SESSION_KEY] = first["session_key"]
+            self.pending.events.append(model.Event(
+                eid, EventKind.TOOL_CALL.value, ts, src, sid if isinstance(sid, str) else None, first.get("agent_id"),
+                run_id=first.get("run_id"), tool_call_id=h, tool_name=name if isinstance(name, str) else None,
+                summary=f"audit ledger: tool {name or '?'} {first.get('action')} with no transcript entry (tampering or loss)",
+                attrs=attrs))
+            self.s.problems.append(
+                f"{label}:audit_events:{first.get('sequence')}: tool call {h} ({name}) in session {sid} has no transcript "
+                "counterpart: the transcript lost or rewrote it (tampering or loss); imported as a tool.call with "
+                "openclaw.audit.orphan; compare with the trajectory and the gateway log")
+
+    # ---------------------------------------------------------------- lineage
+
+    def lineage(self) -> None:
+        """``spawned`` edges from the parent session's event at the fork point to the child's first event."""
+        for sid in sorted(self.seen_sessions):
+            par = self.parent_of(sid)
+            if par is None and sid in self.header_parent:
+                par = (self.header_parent[sid], "header", None)
+            if par is None:
+                continue
+            psid, why, entry = par
+            child = sorted(self.timelines.get(sid, []))
+            if not child or psid == sid:
+                continue
+            src = self.entry_events.get(psid, {}).get(entry) if entry else None
+            if src is None:
+                ptl = sorted(self.timelines.get(psid, []))
+                if not ptl:
+                    self.s.problems.append(f"session {sid}: parent session {psid} ({why}) is not in this import; "
+                                           "import the parent's agent dir to link them")
+                    continue
+                before = [e for e in ptl if e[0] <= child[0][0]]
+                src = (before[-1] if before else ptl[-1])[1]
+            self.pending.edges.append(model.Edge(src, child[0][1], EdgeKind.SPAWNED.value, 1.0,
+                                                 {"via": "sessions_index", "reason": why, "parent_session": psid}))
+
+
+def read_openclaw(path: Path) -> Plan:
+    """What an import of ``path`` would read (no reading yet)."""
+    return discover(path)
+
+
+def import_openclaw(
+    path: Path | str | None,
+    sink: Sink,
+    *,
+    progress: Progress | None = None,
+    home: str | None = None,
+    batch_events: int = BATCH_EVENTS,
+) -> ImportSummary:
+    """Import OpenClaw evidence at ``path`` (default: ``default_state_dir()``) through ``sink``.
+
+    ``sink`` is called with each ``model.Batch`` (about ``batch_events`` events, whole
+    sessions) and may return an ``IngestResult``, whose counts are summed. ``home`` is the
+    agent's home directory, for ``~`` in paths (default: the parent of a ``~/.openclaw``
+    state dir; otherwise ``~`` stays unexpanded). Raises ``InputError`` only when ``path``
+    holds no OpenClaw evidence at all; bad records are ``ImportSummary.problems``.
+    """
+    p = Path(path).expanduser() if path is not None else default_state_dir()
+    if not p.exists():
+        raise InputError(f"{p}: no such file or directory; give an OpenClaw state dir: clawtrace import openclaw ~/.openclaw",
+                         path=str(p))
+    plan = discover(p)
+    if not (plan.transcripts or plan.agent_dbs or plan.state_dbs or plan.exports or plan.indexes or plan.trajectories):
+        raise InputError(
+            f"{p}: no OpenClaw evidence found (no agents/*/sessions/*.jsonl, agents/*/agent/openclaw-agent.sqlite or "
+            "state/openclaw.sqlite); give the state dir (default ~/.openclaw or $OPENCLAW_STATE_DIR)", path=str(p))
+    return _Importer(plan, sink, progress, home, batch_events).run()

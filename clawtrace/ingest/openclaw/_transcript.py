@@ -1,0 +1,457 @@
+"""One transcript (either era) -> provenance records (reference section 2).
+
+A ``transcript_events`` row is exactly one old JSONL line, so both eras arrive here as a
+list of ``Entry`` (the parsed JSON plus where it came from, for problem lines).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from clawtrace import model
+from clawtrace import semconv as sc
+from clawtrace.ingest.openclaw._tools import CallCtx, effects, normalize_args, result_text
+from clawtrace.semconv import EdgeKind, EventKind, Sensitivity, Source, Trust
+
+__all__ = ["Entry", "SessionMeta", "SessionRecords", "map_transcript", "parse_ts", "KNOWN_TRANSCRIPT_VERSION"]
+
+KNOWN_TRANSCRIPT_VERSION = 4
+CONTEXT_CAP = 50
+"""A turn gets ``consumed`` edges from at most this many of the latest results and messages."""
+
+_KNOWN_TYPES = frozenset(
+    {"session", "message", "model_change", "thinking_level_change", "compaction", "branch_summary",
+     "custom_message", "custom", "label", "session_info"}
+)
+_INTERNAL_CONTEXT = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>"
+_UNTRUSTED_TOOLS = frozenset({"web_fetch", "fetch", "web_search", "browser"})
+_K = EventKind
+
+
+@dataclasses.dataclass(slots=True)
+class Entry:
+    """One transcript entry and where it came from."""
+
+    data: dict[str, Any]
+    where: str
+    """``path:line`` or ``db:session:seq``, for problem lines."""
+    created_ms: int | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class SessionMeta:
+    """What the sessions index and the caller know about a session."""
+
+    session_id: str
+    agent_id: str | None = None
+    session_key: str | None = None
+    cwd: str | None = None
+    home: str | None = None
+    parent_session: str | None = None
+    channel: str | None = None
+    source: str = Source.OPENCLAW_TRANSCRIPT.value
+    injected_files: list[str] = dataclasses.field(default_factory=list)
+    started_ms: int | None = None
+    external_source: str | None = None
+    """``hook_external_content_source`` (gmail, webhook): the session's inputs are untrusted."""
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Session-level attributes put on the session's first event (skills, created_via...)."""
+    log_spans: dict[tuple[str | None, str], tuple[str, str]] = dataclasses.field(default_factory=dict)
+    """(runId, toolCallId) -> (traceId, spanId) from the gateway log."""
+
+
+@dataclasses.dataclass(slots=True)
+class SessionRecords:
+    """A mapped session: its records and what later joins need."""
+
+    batch: model.Batch
+    session_id: str
+    entry_events: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Transcript entry id -> event id (for fork points)."""
+    timeline: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    """(ts, event id) of the session's events, in order."""
+    call_hashes: dict[str, str] = dataclasses.field(default_factory=dict)
+    """``sha256:<hex>`` of each raw toolCallId -> the tool.call event id (audit-ledger join)."""
+    call_ids: set[str] = dataclasses.field(default_factory=set)
+    run_ids: set[str] = dataclasses.field(default_factory=set)
+    tool_calls: int = 0
+    egress: int = 0
+
+
+def parse_ts(v: Any) -> int | None:
+    """Nanoseconds from an ISO-8601 string or epoch milliseconds, else None."""
+    if isinstance(v, str) and v:
+        try:
+            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00") if v.endswith("Z") else v)
+        except ValueError:
+            return None
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.timezone.utc)
+        return int(t.timestamp() * 1_000_000) * 1000
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+        return int(v * 1_000_000)
+    return None
+
+
+def _clip(s: str, n: int = 200) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+class _Mapper:
+    def __init__(self, meta: SessionMeta, entries: list[Entry], header: dict[str, Any] | None) -> None:
+        self.meta = meta
+        self.entries = entries
+        self.header = header or {}
+        self.rec = SessionRecords(model.Batch(), meta.session_id)
+        self.sid = meta.session_id
+        self.cwd = meta.cwd or (self.header.get("cwd") if isinstance(self.header.get("cwd"), str) else None)
+        self.base_ts = parse_ts(self.header.get("timestamp")) or (meta.started_ms or 0) * 1_000_000
+        self.results: dict[str, Entry] = {}
+        self.context: dict[str, list[str]] = {}
+        """entry id -> event ids it puts into the model's context."""
+        self.turn_entry: dict[str, str] = {}
+        self.injected: list[str] = []
+        self.first = True
+
+    # ---------------------------------------------------------------- helpers
+
+    def problem(self, where: str, cause: str, step: str) -> None:
+        self.rec.batch.problems.append(f"{where}: {cause}; {step}")
+
+    def attrs(self, d: dict[str, Any], abandoned: bool) -> dict[str, Any]:
+        a: dict[str, Any] = {}
+        if self.meta.session_key:
+            a[sc.OPENCLAW_SESSION_KEY] = self.meta.session_key
+        if self.meta.parent_session:
+            a[sc.SESSION_PARENT] = self.meta.parent_session
+        if d.get("id") is not None:
+            a[sc.OPENCLAW_ENTRY_ID] = d.get("id")
+        if d.get("parentId"):
+            a[sc.OPENCLAW_ENTRY_PARENT] = d.get("parentId")
+        if abandoned:
+            a[sc.OPENCLAW_ABANDONED] = True
+        if self.first:
+            self.first = False
+            a.update(self.meta.extra)
+        return a
+
+    def emit(self, e: model.Event) -> None:
+        self.rec.batch.events.append(e)
+        self.rec.timeline.append((e.ts, e.event_id))
+
+    def ts_of(self, ent: Entry, msg: dict[str, Any] | None = None) -> int:
+        d = ent.data
+        return (
+            parse_ts(d.get("timestamp"))
+            or (parse_ts(msg.get("timestamp")) if msg else None)
+            or ((ent.created_ms or 0) * 1_000_000)
+            or self.base_ts
+        )
+
+    # ---------------------------------------------------------------- the pass
+
+    def run(self) -> SessionRecords:
+        ids: dict[str, Entry] = {}
+        order: list[str] = []
+        runs: dict[int, str] = {}
+        pending: list[int] = []
+        unknown: set[str] = set()
+        hv = self.header.get("version")
+        if isinstance(hv, int) and hv > KNOWN_TRANSCRIPT_VERSION:
+            self.problem(self.entries[0].where if self.entries else self.sid,
+                         f"transcript version {hv} is newer than the {KNOWN_TRANSCRIPT_VERSION} this clawtrace knows",
+                         "imported what is recognisable; upgrade clawtrace for full fidelity")
+        for i, ent in enumerate(self.entries):
+            d = ent.data
+            eid = d.get("id")
+            t = d.get("type")
+            if isinstance(eid, str):
+                ids[eid] = ent
+                order.append(eid)
+            if t not in _KNOWN_TYPES and isinstance(t, str) and t not in unknown:
+                unknown.add(t)
+                self.problem(ent.where, f"unknown entry type {t!r} (newer OpenClaw?)", "entries of this type skipped, the rest imported")
+            msg = d.get("message") if t == "message" else None
+            if isinstance(msg, dict):
+                oc = msg.get("__openclaw")
+                if isinstance(oc, dict) and isinstance(oc.get("runId"), str):
+                    runs[i] = oc["runId"]
+                elif msg.get("role") in ("assistant", "toolResult"):
+                    pending.append(i)
+                if msg.get("role") == "toolResult" and isinstance(msg.get("toolCallId"), str):
+                    self.results.setdefault(msg["toolCallId"], ent)
+            if t == "custom" and d.get("customType") == "openclaw:bootstrap-context:full":
+                rid = (d.get("data") or {}).get("runId") if isinstance(d.get("data"), dict) else None
+                if isinstance(rid, str):
+                    for j in pending:
+                        runs[j] = rid
+                    pending = []
+        # The active branch: from the leaf (the last entry written) up to the root.
+        active: set[str] = set()
+        cur = order[-1] if order else None
+        while isinstance(cur, str) and cur in ids and cur not in active:
+            active.add(cur)
+            p = ids[cur].data.get("parentId")
+            cur = p if isinstance(p, str) else None
+        self.ids = ids
+        self.emit_injected()
+        for i, ent in enumerate(self.entries):
+            d = ent.data
+            t = d.get("type")
+            eid = d.get("id")
+            abandoned = bool(isinstance(eid, str) and active and eid not in active)
+            run_id = runs.get(i)
+            if run_id:
+                self.rec.run_ids.add(run_id)
+            if t == "message" and isinstance(d.get("message"), dict):
+                try:
+                    self.message(ent, d["message"], abandoned, run_id)
+                except Exception as e:  # noqa: BLE001 - one odd entry must not stop the session
+                    self.problem(ent.where, f"unusable message entry ({type(e).__name__}: {e})", "entry skipped, the rest imported")
+            elif t in ("branch_summary", "custom_message"):
+                self.summary_entry(ent, abandoned)
+            elif t == "compaction" and isinstance(eid, str):
+                self.context[eid] = []
+        self.consumed_edges()
+        return self.rec
+
+    # ---------------------------------------------------------------- entries
+
+    def emit_injected(self) -> None:
+        """Workspace files OpenClaw injects into every turn's system prompt (no ``read``)."""
+        if not self.meta.injected_files:
+            return
+        ts = self.base_ts
+        ctx = CallCtx(self.sid, self.meta.agent_id, None, ts, self.cwd, self.meta.home, self.meta.source, None,
+                      {sc.OPENCLAW_SESSION_KEY: self.meta.session_key} if self.meta.session_key else {},
+                      ("openclaw", "injected", self.sid))
+        from clawtrace.ingest.openclaw._tools import _Out, read_small
+
+        out = _Out(ctx)
+        for p in self.meta.injected_files:
+            e = out.path_event("read", p, content=None, derived="prompt_report", tool=None or "system_prompt")
+            e.content = read_small(e.attrs[sc.FILE_PATH])
+            e.tool_name = None
+            e.event_id = model.stable_id("openclaw", "injected", self.sid, e.artifact)
+        for e in out.events:
+            self.emit(e)
+            self.injected.append(e.event_id)
+
+    def summary_entry(self, ent: Entry, abandoned: bool) -> None:
+        d = ent.data
+        text = d.get("summary") if d.get("type") == "branch_summary" else result_text(d.get("content"))
+        if not isinstance(text, str) or not text:
+            return
+        eid = model.stable_id("openclaw", "entry", self.sid, d.get("id"), ent.where if d.get("id") is None else "")
+        a = self.attrs(d, abandoned)
+        a["openclaw.entry.type"] = d.get("type")
+        if d.get("customType"):
+            a["openclaw.custom_type"] = d.get("customType")
+        e = model.Event(eid, _K.INPUT_MESSAGE.value, self.ts_of(ent), self.meta.source, self.sid, self.meta.agent_id,
+                        summary=_clip(f"{d.get('type')}: {text}"), attrs=a, content=text.encode("utf-8", "surrogatepass"))
+        self.emit(e)
+        if isinstance(d.get("id"), str):
+            self.context[d["id"]] = [eid]
+            self.rec.entry_events[d["id"]] = eid
+
+    def message(self, ent: Entry, msg: dict[str, Any], abandoned: bool, run_id: str | None) -> None:
+        role = msg.get("role")
+        d = ent.data
+        entry_id = d.get("id")
+        key = entry_id if isinstance(entry_id, str) else ent.where
+        ts = self.ts_of(ent, msg)
+        if role == "user":
+            text = result_text(msg.get("content"))
+            if text.startswith(_INTERNAL_CONTEXT):
+                return
+            oc = msg.get("__openclaw") if isinstance(msg.get("__openclaw"), dict) else {}
+            owner = oc.get("senderIsOwner")
+            trust = Trust.TRUSTED.value if owner is True else Trust.UNTRUSTED.value if owner is False else Trust.UNKNOWN.value
+            if self.meta.external_source:
+                trust = Trust.UNTRUSTED.value
+            a = self.attrs(d, abandoned)
+            for k in ("senderId", "senderName"):
+                if msg.get(k):
+                    a[sc.MESSAGE_SENDER] = msg.get(k)
+            if self.meta.channel:
+                a[sc.MESSAGE_CHANNEL] = self.meta.channel
+            if msg.get("excludeFromContext"):
+                a["openclaw.exclude_from_context"] = True
+            eid = model.stable_id("openclaw", "entry", self.sid, key)
+            self.emit(model.Event(eid, _K.INPUT_MESSAGE.value, ts, self.meta.source, self.sid, self.meta.agent_id,
+                                  run_id=run_id, trust=trust, summary=_clip(f"message: {text}"), attrs=a,
+                                  content=text.encode("utf-8", "surrogatepass")))
+            if isinstance(entry_id, str):
+                self.rec.entry_events[entry_id] = eid
+                if not msg.get("excludeFromContext"):
+                    self.context[entry_id] = [eid]
+        elif role == "assistant":
+            self.assistant(ent, msg, abandoned, run_id, key, ts)
+        elif role == "toolResult":
+            self.tool_result(ent, msg, abandoned, run_id, ts)
+
+    def assistant(self, ent: Entry, msg: dict[str, Any], abandoned: bool, run_id: str | None, key: str, ts: int) -> None:
+        d = ent.data
+        content = msg.get("content") if isinstance(msg.get("content"), list) else []
+        calls = [b for b in content if isinstance(b, dict) and b.get("type") == "toolCall"]
+        text = result_text([b for b in content if isinstance(b, dict) and b.get("type") == "text"])
+        usage = msg.get("usage") if isinstance(msg.get("usage"), dict) else {}
+        a = self.attrs(d, abandoned)
+        for k, v in ((sc.PROVIDER_NAME, msg.get("provider")), (sc.REQUEST_MODEL, msg.get("model")),
+                     (sc.USAGE_INPUT_TOKENS, usage.get("input")), (sc.USAGE_OUTPUT_TOKENS, usage.get("output")),
+                     ("openclaw.stop_reason", msg.get("stopReason")), ("openclaw.response_id", msg.get("responseId")),
+                     ("openclaw.error", msg.get("errorMessage"))):
+            if v is not None:
+                a[k] = v
+        oc = msg.get("__openclaw") if isinstance(msg.get("__openclaw"), dict) else {}
+        if oc.get("turnTainted"):
+            a[sc.OPENCLAW_TURN_TAINTED] = True
+        if text:
+            a["openclaw.text"] = _clip(text, 2000)
+        names = ", ".join(str(c.get("name")) for c in calls)
+        toks = f" ({usage.get('input')} in, {usage.get('output')} out)" if usage.get("input") is not None else ""
+        summary = f"turn {msg.get('model') or '?'}{toks}: " + (f"calls {names}" if calls else text)
+        turn_id = model.stable_id("openclaw", "entry", self.sid, key)
+        self.emit(model.Event(turn_id, _K.MODEL_TURN.value, ts, self.meta.source, self.sid, self.meta.agent_id,
+                              run_id=run_id, summary=_clip(summary), attrs=a))
+        if isinstance(d.get("id"), str):
+            self.rec.entry_events[d["id"]] = turn_id
+            self.turn_entry[turn_id] = d["id"]
+        for n, c in enumerate(calls):
+            self.tool_call(ent, c, n, turn_id, abandoned, run_id, ts + n)
+
+    def tool_call(self, ent: Entry, block: dict[str, Any], n: int, turn_id: str, abandoned: bool,
+                  run_id: str | None, ts: int) -> None:
+        tcid = block.get("id") if isinstance(block.get("id"), str) else None
+        name = str(block.get("name") or "?")
+        raw = block.get("arguments")
+        if raw is None and isinstance(block.get("partialArgs"), str):
+            try:
+                raw = json.loads(block["partialArgs"])
+            except ValueError:
+                raw = None
+        a = self.attrs({"id": ent.data.get("id"), "parentId": ent.data.get("parentId")}, abandoned)
+        bridge = None
+        if name == "tool_call" and isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            bridge = name
+            name = raw["id"]
+            raw = raw.get("args")
+            a["openclaw.tool.bridge"] = bridge
+        args = normalize_args(name.lower(), raw)
+        args_text = json.dumps(args, ensure_ascii=False, sort_keys=True)
+        a[sc.TOOL_NAME] = name
+        res_ent = self.results.get(tcid) if tcid else None
+        if tcid and res_ent is None:
+            a[sc.OPENCLAW_ORPHAN_CALL] = True
+            self.problem(ent.where, f"tool call {tcid} ({name}) has no result (crash, abort or rewritten transcript)",
+                         "imported without a result, flagged openclaw.tool.orphan")
+        trace = span = None
+        if tcid:
+            hit = self.meta.log_spans.get((run_id, tcid)) or self.meta.log_spans.get((None, tcid))
+            if hit:
+                trace, span = hit
+        eid = model.event_id_for(_K.TOOL_CALL.value, session_id=self.sid, tool_call_id=tcid,
+                                 fallback=("openclaw", "call", self.sid, ent.where, n))
+        self.emit(model.Event(eid, _K.TOOL_CALL.value, ts, self.meta.source, self.sid, self.meta.agent_id,
+                              run_id=run_id, trace_id=trace, span_id=span, tool_call_id=tcid, tool_name=name,
+                              summary=_clip(f"tool {name} {args_text}"), attrs=a,
+                              content=args_text.encode("utf-8", "surrogatepass")))
+        self.rec.batch.edges.append(model.Edge(turn_id, eid, EdgeKind.EMITTED.value, 1.0, {"via": "transcript"}))
+        self.rec.tool_calls += 1
+        if tcid:
+            self.rec.call_ids.add(tcid)
+            self.rec.call_hashes["sha256:" + hashlib.sha256(tcid.encode("utf-8")).hexdigest()] = eid
+        result = None
+        details: Any = None
+        is_error = False
+        if res_ent is not None:
+            rm = res_ent.data.get("message") or {}
+            result = result_text(rm.get("content"))
+            details = rm.get("details")
+            is_error = _is_error(rm, result)
+        ctx = CallCtx(self.sid, self.meta.agent_id, tcid, ts, self.cwd, self.meta.home, self.meta.source, run_id,
+                      {k: v for k, v in a.items() if k in (sc.OPENCLAW_SESSION_KEY, sc.OPENCLAW_ABANDONED)},
+                      ("openclaw", "effect", self.sid, ent.where, n))
+        evs, edges = effects(name, args, result, details, is_error, ctx)
+        for e in evs:
+            self.emit(e)
+            if e.kind == _K.NET_EGRESS.value:
+                self.rec.egress += 1
+        self.rec.batch.edges.extend(edges)
+
+    def tool_result(self, ent: Entry, msg: dict[str, Any], abandoned: bool, run_id: str | None, ts: int) -> None:
+        d = ent.data
+        tcid = msg.get("toolCallId") if isinstance(msg.get("toolCallId"), str) else None
+        name = str(msg.get("toolName") or "?")
+        text = result_text(msg.get("content"))
+        is_error = _is_error(msg, text)
+        a = self.attrs(d, abandoned)
+        a[sc.TOOL_IS_ERROR] = is_error
+        oc = msg.get("__openclaw") if isinstance(msg.get("__openclaw"), dict) else {}
+        untrusted = oc.get("resultContentSource") == "network" or name in _UNTRUSTED_TOOLS or "<<<EXTERNAL_UNTRUSTED_CONTENT" in text
+        if untrusted:
+            a["openclaw.result.untrusted"] = True
+        sens = Sensitivity.NONE.value
+        call_ent = None
+        eid = model.event_id_for(_K.TOOL_RESULT.value, session_id=self.sid, tool_call_id=tcid,
+                                 fallback=("openclaw", "result", self.sid, d.get("id"), ent.where))
+        self.emit(model.Event(eid, _K.TOOL_RESULT.value, ts, self.meta.source, self.sid, self.meta.agent_id,
+                              run_id=run_id, tool_call_id=tcid, tool_name=name,
+                              trust=Trust.UNTRUSTED.value if untrusted else Trust.UNKNOWN.value, sensitivity=sens,
+                              summary=_clip(f"result{' error' if is_error else ''} of {name} ({len(text)} chars): {text}"),
+                              attrs=a, content=text.encode("utf-8", "surrogatepass")))
+        del call_ent
+        if isinstance(d.get("id"), str):
+            self.rec.entry_events[d["id"]] = eid
+            self.context[d["id"]] = [eid]
+
+    # ---------------------------------------------------------------- context
+
+    def consumed_edges(self) -> None:
+        """Each turn consumed what was in its context: results and messages on its own branch
+        since the last compaction, newest first, at most ``CONTEXT_CAP``; and injected files."""
+        edges = self.rec.batch.edges
+        for turn_id, entry_id in self.turn_entry.items():
+            got: list[str] = []
+            cur = self.ids[entry_id].data.get("parentId")
+            seen: set[str] = set()
+            stop_at: str | None = None
+            while isinstance(cur, str) and cur in self.ids and cur not in seen and len(got) < CONTEXT_CAP:
+                seen.add(cur)
+                ent = self.ids[cur].data
+                if ent.get("type") == "compaction":
+                    first_kept = ent.get("firstKeptEntryId")
+                    if not isinstance(first_kept, str):
+                        break
+                    stop_at = first_kept
+                got.extend(self.context.get(cur, ()))
+                if stop_at is not None and cur == stop_at:
+                    break
+                p = ent.get("parentId")
+                cur = p if isinstance(p, str) else None
+            for src in got[:CONTEXT_CAP]:
+                edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "transcript_context"}))
+            for src in self.injected:
+                edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "system_prompt"}))
+
+
+def _is_error(msg: dict[str, Any], text: str) -> bool:
+    if msg.get("isError") is True:
+        return True
+    if text.startswith("{") and '"status"' in text[:200] and '"error"' in text:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return False
+        return isinstance(doc, dict) and doc.get("status") == "error"
+    return False
+
+
+def map_transcript(meta: SessionMeta, entries: list[Entry], header: dict[str, Any] | None) -> SessionRecords:
+    """Map one session's transcript entries (header excluded) to records."""
+    return _Mapper(meta, entries, header).run()
