@@ -1,0 +1,117 @@
+"""`clawtrace import openclaw` on real OpenClaw evidence (tests/data/openclaw/<version>/<scenario>/).
+
+The e2e suite (tests/e2e, needs OpenClaw installed) asserts the same chains against fresh
+runs; these run on the committed evidence of such runs, everywhere. Each fixture is copied
+first (minus stray ``-shm`` files, which are not part of the evidence), and the copy must be
+byte-identical after the import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clawtrace.graph import egress, why
+from clawtrace.ingest.openclaw import ImportSummary, import_openclaw
+from clawtrace.store import Store, ingest
+
+
+DATA = Path(__file__).parent / "data" / "openclaw"
+CASES = sorted(str(p.relative_to(DATA)) for p in DATA.glob("*/*") if (p / "ground_truth.json").is_file())
+pytestmark = pytest.mark.skipif(not CASES, reason="no real OpenClaw fixtures")
+
+
+@pytest.fixture(params=CASES)
+def case(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    src = DATA / request.param
+    dst = tmp_path / "fixture"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*-shm"))
+    return dst, json.loads((src / "ground_truth.json").read_text())
+
+
+def checksums(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _import(db: Path, state: Path) -> ImportSummary:
+    with Store.open(db) as st:
+        return import_openclaw(state, lambda b: ingest(st, b, source="openclaw"))
+
+
+def _sessions(gt: dict[str, Any]) -> list[str]:
+    out = []
+    for r in gt["agent_json"]:
+        meta = r.get("meta") or (r.get("result") or {}).get("meta") or {}
+        out.append(meta["agentMeta"]["sessionId"])
+    return out
+
+
+def test_real_evidence_imports_cleanly_and_idempotently(case: tuple[Path, dict[str, Any]], db: Path) -> None:
+    root, gt = case
+    before = checksums(root)
+    s = _import(db, root / "state")
+    assert checksums(root) == before
+    assert s.problems == []
+    assert s.sessions == len(_sessions(gt)) and s.events > 10
+    replies = [r for r in gt["model_replies"] if r["kind"] == "tool"]
+    assert s.tool_calls == len(replies)
+    with Store.open(db, read_only=True) as st:
+        _, calls = st.sql("SELECT tool_call_id, tool_name FROM events WHERE kind = 'tool.call' ORDER BY ts")
+        _, sess = st.sql("SELECT session_id, agent_id FROM sessions")
+    assert [(c[0], c[1]) for c in calls] == [(r["id"], r["name"]) for r in replies]
+    assert {r[0] for r in sess} == set(_sessions(gt)) and {r[1] for r in sess} == {"main"}
+    again = _import(db, root / "state")
+    assert again.events == 0 and again.edges == 0
+
+
+def test_real_evidence_chains(case: tuple[Path, dict[str, Any]], db: Path) -> None:
+    root, gt = case
+    _import(db, root / "state")
+    scenario = gt["scenario"]
+    port = gt["sink_port"]
+    sids = _sessions(gt)
+    with Store.open(db, read_only=True) as st:
+        eg = egress(st)
+        sink = [e for e in eg if e["destination"] == f"127.0.0.1:{port}"]
+        if scenario == "benign":
+            assert [e for e in eg if e["verdict"] != "ok"] == []
+            _, kinds = st.sql("SELECT DISTINCT kind FROM events")
+            assert not {"net.egress", "net.fetch"} & {k[0] for k in kinds}
+            return
+        assert len(sink) == 1 and sink[0]["verdict"] == "exfiltration"
+        e = sink[0]
+        assert e["session_id"] == sids[-1] and e["url"] == gt["collect_url"]
+        assert any(str(c["artifact"]).endswith("/.aws/credentials") for c in e["carried"])
+        w = why(st, e["event_id"]).as_dict()
+    assert any(str(s["artifact"]).endswith("/.aws/credentials") and s["sensitivity"] == "credential"
+               for s in w["sensitive_sources"])
+    if gt.get("page_url"):
+        page = gt["page_url"].rstrip("/")
+        assert any(r["kind"] == "net.fetch" and r["trust"] == "untrusted" and r["artifact"] == page
+                   and r["session_id"] == sids[0] for r in w["root_causes"]), w["root_causes"]
+    if scenario == "memory":
+        ev = {x["event_id"]: x for x in w["events"]}
+        links = [ed for ed in w["edges"] if ed["kind"] == "wrote_read"]
+        assert any(ev[ed["src"]]["session_id"] == sids[0] and ev[ed["dst"]]["session_id"] == sids[1]
+                   and ev[ed["src"]]["artifact"].endswith("MEMORY.md") for ed in links)
+
+
+def test_audit_ledger_of_a_gateway_run_joins_every_tool_call(db: Path, tmp_path: Path) -> None:
+    src = DATA / "2026.9.6" / "injection"
+    if not src.is_dir():
+        pytest.skip("no gateway fixture")
+    dst = tmp_path / "gw"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*-shm"))
+    _import(db, dst / "state")
+    with Store.open(db, read_only=True) as st:
+        _, rows = st.sql("SELECT tool_call_id, attrs, trace_id FROM events WHERE kind = 'tool.call'")
+    assert rows
+    for tcid, attrs, trace in rows:
+        audit = json.loads(attrs)["openclaw.audit.rows"]
+        assert [a["action"] for a in audit] == ["tool.action.started", "tool.action.finished"], tcid
+        assert trace and len(trace) == 32  # from the gateway log
