@@ -20,7 +20,6 @@ from clawtrace.graph import egress, why
 from clawtrace.ingest.openclaw import ImportSummary, import_openclaw
 from clawtrace.store import Store, ingest
 
-
 DATA = Path(__file__).parent / "data" / "openclaw"
 CASES = sorted(str(p.relative_to(DATA)) for p in DATA.glob("*/*") if (p / "ground_truth.json").is_file())
 pytestmark = pytest.mark.skipif(not CASES, reason="no real OpenClaw fixtures")
@@ -35,7 +34,11 @@ def case(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, dict[str
 
 
 def checksums(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _import(db: Path, state: Path) -> ImportSummary:
@@ -88,17 +91,28 @@ def test_real_evidence_chains(case: tuple[Path, dict[str, Any]], db: Path) -> No
         assert e["session_id"] == sids[-1] and e["url"] == gt["collect_url"]
         assert any(str(c["artifact"]).endswith("/.aws/credentials") for c in e["carried"])
         w = why(st, e["event_id"]).as_dict()
-    assert any(str(s["artifact"]).endswith("/.aws/credentials") and s["sensitivity"] == "credential"
-               for s in w["sensitive_sources"])
+    assert any(
+        str(s["artifact"]).endswith("/.aws/credentials") and s["sensitivity"] == "credential"
+        for s in w["sensitive_sources"]
+    )
     if gt.get("page_url"):
         page = gt["page_url"].rstrip("/")
-        assert any(r["kind"] == "net.fetch" and r["trust"] == "untrusted" and r["artifact"] == page
-                   and r["session_id"] == sids[0] for r in w["root_causes"]), w["root_causes"]
+        assert any(
+            r["kind"] == "net.fetch"
+            and r["trust"] == "untrusted"
+            and r["artifact"] == page
+            and r["session_id"] == sids[0]
+            for r in w["root_causes"]
+        ), w["root_causes"]
     if scenario == "memory":
         ev = {x["event_id"]: x for x in w["events"]}
         links = [ed for ed in w["edges"] if ed["kind"] == "wrote_read"]
-        assert any(ev[ed["src"]]["session_id"] == sids[0] and ev[ed["dst"]]["session_id"] == sids[1]
-                   and ev[ed["src"]]["artifact"].endswith("MEMORY.md") for ed in links)
+        assert any(
+            ev[ed["src"]]["session_id"] == sids[0]
+            and ev[ed["dst"]]["session_id"] == sids[1]
+            and ev[ed["src"]]["artifact"].endswith("MEMORY.md")
+            for ed in links
+        )
 
 
 def test_audit_ledger_of_a_gateway_run_joins_every_tool_call(db: Path, tmp_path: Path) -> None:

@@ -139,7 +139,9 @@ class _Importer:
             for p in getattr(r, "problems", None) or []:
                 if p not in self.s.problems:
                     self.s.problems.append(p)
-        self.progress(f"  stored {self.s.events} events ({self.s.skipped} already stored), {self.s.sessions} sessions so far")
+        self.progress(
+            f"  stored {self.s.events} events ({self.s.skipped} already stored), {self.s.sessions} sessions so far"
+        )
 
     # ---------------------------------------------------------------- the run
 
@@ -178,12 +180,11 @@ class _Importer:
         m.external_source = info.get("external")
         m.extra = dict(info.get("extra", {}))
         m.log_spans = self.log_spans
-        parent = self.parent_of(sid)
-        if parent is None and header and isinstance(header.get("parentSession"), str):
-            ps = header["parentSession"]
-            parent = re.sub(r"\.jsonl.*$", "", os.path.basename(ps))
-            self.header_parent[sid] = parent
-        m.parent_session = parent[0] if isinstance(parent, tuple) else parent
+        par = self.parent_of(sid)
+        m.parent_session = par[0] if par else None
+        if par is None and header and isinstance(header.get("parentSession"), str):
+            m.parent_session = re.sub(r"\.jsonl.*$", "", os.path.basename(header["parentSession"]))
+            self.header_parent[sid] = m.parent_session
         return m
 
     def parent_of(self, sid: str) -> tuple[str, str, str | None] | None:
@@ -199,15 +200,24 @@ class _Importer:
             return info["prev_sid"], info.get("reason") or "reset", None
         return None
 
-    def add_session(self, sid: str, agent: str | None, header: dict[str, Any] | None, entries: list[Entry],
-                    size: int, source: str = Source.OPENCLAW_TRANSCRIPT.value) -> None:
+    def add_session(
+        self,
+        sid: str,
+        agent: str | None,
+        header: dict[str, Any] | None,
+        entries: list[Entry],
+        size: int,
+        source: str = Source.OPENCLAW_TRANSCRIPT.value,
+    ) -> None:
         meta = self.meta_for(sid, agent, header)
         meta.source = source
         try:
             rec = map_transcript(meta, entries, header)
         except Exception as e:  # noqa: BLE001 - one session must not stop the import
             where = entries[0].where if entries else sid
-            self.s.problems.append(f"{where}: session {sid} unusable ({type(e).__name__}: {e}); skipped, the rest imported")
+            self.s.problems.append(
+                f"{where}: session {sid} unusable ({type(e).__name__}: {e}); skipped, the rest imported"
+            )
             return
         self.add_trajectory(rec, meta)
         self.join_audit(rec)
@@ -236,7 +246,9 @@ class _Importer:
         sid = header.get("id") if header else None
         if not isinstance(sid, str):
             sid = p.name.split(".jsonl", 1)[0]
-            self.s.problems.append(f"{entries[0].where}: no session header; session id taken from the file name ({sid})")
+            self.s.problems.append(
+                f"{entries[0].where}: no session header; session id taken from the file name ({sid})"
+            )
         self.progress(f"reading {p} ({len(entries)} entries)")
         self.add_session(sid, agent, header, entries[1:] if header else entries, size)
 
@@ -249,26 +261,30 @@ class _Importer:
                 try:
                     uv = con.execute("PRAGMA user_version").fetchone()[0]
                 except sqlite3.DatabaseError as e:
-                    self.s.problems.append(f"{label}: not a readable SQLite database ({e}); nothing imported from it; "
-                                           "check the file, or import a backup copy")
+                    self.s.problems.append(
+                        f"{label}: not a readable SQLite database ({e}); nothing imported from it; "
+                        "check the file, or import a backup copy"
+                    )
                     return
                 if uv > AGENT_DB_VERSION:
-                    self.s.problems.append(f"{label}: agent database schema {uv} is newer than {AGENT_DB_VERSION}; "
-                                           "read the known columns; upgrade clawtrace for full fidelity")
+                    self.s.problems.append(
+                        f"{label}: agent database schema {uv} is newer than {AGENT_DB_VERSION}; "
+                        "read the known columns; upgrade clawtrace for full fidelity"
+                    )
                 for row in table_rows(con, "schema_meta", label, self.s.problems):
                     if row.get("role") == "agent" and row.get("agent_id") and not agent:
                         agent = str(row["agent_id"])
                 self.read_index_db(con, label, agent)
                 for sid, entries, size in agent_db_sessions(con, label, self.s.problems):
-                    traj = table_traj = None
-                    del traj, table_traj
                     header = entries[0].data if entries and entries[0].data.get("type") == "session" else None
                     body = entries[1:] if header else entries
                     self.load_db_trajectory(con, sid, label)
                     self.add_session(sid, agent, header, body, size)
         except (sqlite3.Error, OSError) as e:
-            self.s.problems.append(f"{label}: not a readable SQLite database ({e}); nothing imported from it; "
-                                   "check the file, or import a backup copy")
+            self.s.problems.append(
+                f"{label}: not a readable SQLite database ({e}); nothing imported from it; "
+                "check the file, or import a backup copy"
+            )
 
     def read_export(self, d: Path) -> None:
         self.count("export")
@@ -281,17 +297,17 @@ class _Importer:
         sid = manifest.get("sessionId") if isinstance(manifest, dict) else None
         transcript: list[Entry] = []
         header = None
-        for e in entries:
-            if e.data.get("traceSchema"):
-                tsid = e.data.get("sessionId") or sid
+        for ent in entries:
+            if ent.data.get("traceSchema"):
+                tsid = ent.data.get("sessionId") or sid
                 if isinstance(tsid, str):
-                    self.trajectory.setdefault(tsid, []).append(e.data)
+                    self.trajectory.setdefault(tsid, []).append(ent.data)
                     sid = sid or tsid
-            elif e.data.get("type") == "session" and header is None:
-                header = e.data
-                sid = sid or e.data.get("id")
+            elif ent.data.get("type") == "session" and header is None:
+                header = ent.data
+                sid = sid or ent.data.get("id")
             else:
-                transcript.append(e)
+                transcript.append(ent)
         if not isinstance(sid, str):
             self.s.problems.append(f"{d}: export bundle names no session id; skipped")
             return
@@ -328,8 +344,11 @@ class _Importer:
                 info.setdefault("cwd", rep["workspaceDir"])
             files = rep.get("injectedWorkspaceFiles")
             if isinstance(files, list):
-                info["injected"] = [f["path"] for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)
-                                    and not f.get("missing")]
+                info["injected"] = [
+                    f["path"]
+                    for f in files
+                    if isinstance(f, dict) and isinstance(f.get("path"), str) and not f.get("missing")
+                ]
             sp = rep.get("systemPrompt")
             if isinstance(sp, dict) and sp.get("hash"):
                 extra["openclaw.system_prompt.sha256"] = sp["hash"]
@@ -360,9 +379,13 @@ class _Importer:
                 self.s.problems.append(f"{label}: session_nodes {key}: entry_json is not JSON; keys and lineage kept")
             self._index_entry(sid, key, entry if isinstance(entry, dict) else {}, agent)
             info = self.index[sid]
-            for col, ik in (("parent_session_key", "parent_key"), ("spawned_by", "spawned_by"),
-                            ("fork_source_session_key", "fork_key"), ("fork_source_session_id", "fork_sid"),
-                            ("fork_source_entry_id", "fork_entry")):
+            for col, ik in (
+                ("parent_session_key", "parent_key"),
+                ("spawned_by", "spawned_by"),
+                ("fork_source_session_key", "fork_key"),
+                ("fork_source_session_id", "fork_sid"),
+                ("fork_source_entry_id", "fork_entry"),
+            ):
                 if row.get(col):
                     info[ik] = row[col]
             if row.get("created_via"):
@@ -378,9 +401,14 @@ class _Importer:
                 self.key_sid.setdefault(key, sid)
             if agent:
                 info.setdefault("agent", agent)
-            for col, ik in (("previous_session_id", "prev_sid"), ("reason", "reason"), ("channel", "channel"),
-                            ("parent_session_key", "parent_key"), ("spawned_by", "spawned_by"),
-                            ("hook_external_content_source", "external")):
+            for col, ik in (
+                ("previous_session_id", "prev_sid"),
+                ("reason", "reason"),
+                ("channel", "channel"),
+                ("parent_session_key", "parent_key"),
+                ("spawned_by", "spawned_by"),
+                ("hook_external_content_source", "external"),
+            ):
                 if row.get(col):
                     info.setdefault(ik, row[col])
             if row.get("hook_external_content_source"):
@@ -400,8 +428,9 @@ class _Importer:
 
     def load_db_trajectory(self, con: sqlite3.Connection, sid: str, label: str) -> None:
         try:
-            rows = con.execute("SELECT seq, event_json FROM trajectory_runtime_events WHERE session_id = ? ORDER BY seq",
-                               (sid,)).fetchall()
+            rows = con.execute(
+                "SELECT seq, event_json FROM trajectory_runtime_events WHERE session_id = ? ORDER BY seq", (sid,)
+            ).fetchall()
         except sqlite3.Error:
             return
         for seq, ej in rows:
@@ -419,7 +448,7 @@ class _Importer:
         src = Source.OPENCLAW_TRAJECTORY.value
         for d in evs:
             t = d.get("type")
-            data = d.get("data") if isinstance(d.get("data"), dict) else {}
+            data: dict[str, Any] = d["data"] if isinstance(d.get("data"), dict) else {}
             tcid = data.get("toolCallId")
             if t not in ("tool.call", "tool.result") or not isinstance(tcid, str) or tcid in rec.call_ids:
                 continue
@@ -429,19 +458,34 @@ class _Importer:
             where = d.get("__where", rec.session_id)
             payload = data.get("args") if t == "tool.call" else data.get("result")
             text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str) if payload is not None else None
-            attrs = {"openclaw.trajectory.only": True}
+            attrs: dict[str, Any] = {"openclaw.trajectory.only": True}
             if meta.session_key:
                 attrs[sc.OPENCLAW_SESSION_KEY] = meta.session_key
-            eid = model.event_id_for(kind, session_id=rec.session_id, tool_call_id=tcid, fallback=("openclaw-traj", where))
-            rec.batch.events.append(model.Event(
-                eid, kind, ts, src, rec.session_id, meta.agent_id, run_id=d.get("runId") if isinstance(d.get("runId"), str) else None,
-                tool_call_id=tcid, tool_name=name, summary=f"{'tool' if t == 'tool.call' else 'result of'} {name} (trajectory only)",
-                attrs=attrs, content=text.encode("utf-8", "surrogatepass") if text else None))
+            eid = model.event_id_for(
+                kind, session_id=rec.session_id, tool_call_id=tcid, fallback=("openclaw-traj", where)
+            )
+            rec.batch.events.append(
+                model.Event(
+                    eid,
+                    kind,
+                    ts,
+                    src,
+                    rec.session_id,
+                    meta.agent_id,
+                    run_id=d.get("runId") if isinstance(d.get("runId"), str) else None,
+                    tool_call_id=tcid,
+                    tool_name=name,
+                    summary=f"{'tool' if t == 'tool.call' else 'result of'} {name} (trajectory only)",
+                    attrs=attrs,
+                    content=text.encode("utf-8", "surrogatepass") if text else None,
+                )
+            )
             rec.timeline.append((ts, eid))
             if t == "tool.call":
                 rec.batch.problems.append(
                     f"{where}: tool call {tcid} ({name}) is in the trajectory but not in the transcript (rewritten or lost); "
-                    "imported from the trajectory (arguments may be redacted)")
+                    "imported from the trajectory (arguments may be redacted)"
+                )
 
     # ---------------------------------------------------------------- log
 
@@ -478,8 +522,10 @@ class _Importer:
                     self.s.problems.append(f"{label}: not a readable SQLite database ({e}); audit ledger not imported")
                     return
                 if uv > STATE_DB_VERSION:
-                    self.s.problems.append(f"{label}: state database schema {uv} is newer than {STATE_DB_VERSION}; "
-                                           "read the known columns; upgrade clawtrace for full fidelity")
+                    self.s.problems.append(
+                        f"{label}: state database schema {uv} is newer than {STATE_DB_VERSION}; "
+                        "read the known columns; upgrade clawtrace for full fidelity"
+                    )
                 self.audit = table_rows(con, "audit_events", label, self.s.problems)
                 self.audit_label = label
         except (sqlite3.Error, OSError) as e:
@@ -500,7 +546,12 @@ class _Importer:
                 continue
             self.matched.add(f"{row.get('session_id')}\x1f{h}")
             ev.attrs.setdefault(sc.OPENCLAW_AUDIT_ROWS, []).append(
-                {k: row.get(k) for k in ("action", "status", "occurred_at", "duration_ms", "error_code", "event_id") if row.get(k) is not None})
+                {
+                    k: row.get(k)
+                    for k in ("action", "status", "occurred_at", "duration_ms", "error_code", "event_id")
+                    if row.get(k) is not None
+                }
+            )
 
     def audit_orphans(self) -> None:
         if not self.audit:
@@ -512,33 +563,59 @@ class _Importer:
             if isinstance(h, str):
                 if f"{row.get('session_id')}\x1f{h}" not in self.matched:
                     orphans.setdefault((row.get("session_id"), h), []).append(row)
-            elif str(row.get("action", "")).startswith("agent.run.") and row.get("run_id") and row["run_id"] not in self.run_ids:
+            elif (
+                str(row.get("action", "")).startswith("agent.run.")
+                and row.get("run_id")
+                and row["run_id"] not in self.run_ids
+            ):
                 self.s.problems.append(
                     f"{label}:audit_events:{row.get('sequence')}: run {row['run_id']} ({row.get('action')}) has no transcript "
-                    "entries: the transcript lost or rewrote it (tampering or loss); compare with the trajectory")
+                    "entries: the transcript lost or rewrote it (tampering or loss); compare with the trajectory"
+                )
         src = Source.OPENCLAW_AUDIT.value
         for (sid, h), rows in orphans.items():
             first = rows[0]
             ts = int(first.get("occurred_at") or 0) * 1_000_000
             name = first.get("tool_name")
-            eid = model.event_id_for(EventKind.TOOL_CALL.value, session_id=sid if isinstance(sid, str) else None,
-                                     tool_call_id=h, fallback=("openclaw-audit", first.get("event_id")))
+            eid = model.event_id_for(
+                EventKind.TOOL_CALL.value,
+                session_id=sid if isinstance(sid, str) else None,
+                tool_call_id=h,
+                fallback=("openclaw-audit", first.get("event_id")),
+            )
             attrs: dict[str, Any] = {
                 sc.OPENCLAW_AUDIT_ORPHAN: True,
-                sc.OPENCLAW_AUDIT_ROWS: [{k: r.get(k) for k in ("action", "status", "occurred_at", "duration_ms", "error_code", "event_id")
-                                          if r.get(k) is not None} for r in rows],
+                sc.OPENCLAW_AUDIT_ROWS: [
+                    {
+                        k: r.get(k)
+                        for k in ("action", "status", "occurred_at", "duration_ms", "error_code", "event_id")
+                        if r.get(k) is not None
+                    }
+                    for r in rows
+                ],
             }
             if first.get("session_key"):
                 attrs[sc.OPENCLAW_SESSION_KEY] = first["session_key"]
-            self.pending.events.append(model.Event(
-                eid, EventKind.TOOL_CALL.value, ts, src, sid if isinstance(sid, str) else None, first.get("agent_id"),
-                run_id=first.get("run_id"), tool_call_id=h, tool_name=name if isinstance(name, str) else None,
-                summary=f"audit ledger: tool {name or '?'} {first.get('action')} with no transcript entry (tampering or loss)",
-                attrs=attrs))
+            self.pending.events.append(
+                model.Event(
+                    eid,
+                    EventKind.TOOL_CALL.value,
+                    ts,
+                    src,
+                    sid if isinstance(sid, str) else None,
+                    first.get("agent_id"),
+                    run_id=first.get("run_id"),
+                    tool_call_id=h,
+                    tool_name=name if isinstance(name, str) else None,
+                    summary=f"audit ledger: tool {name or '?'} {first.get('action')} with no transcript entry (tampering or loss)",
+                    attrs=attrs,
+                )
+            )
             self.s.problems.append(
                 f"{label}:audit_events:{first.get('sequence')}: tool call {h} ({name}) in session {sid} has no transcript "
                 "counterpart: the transcript lost or rewrote it (tampering or loss); imported as a tool.call with "
-                "openclaw.audit.orphan; compare with the trajectory and the gateway log")
+                "openclaw.audit.orphan; compare with the trajectory and the gateway log"
+            )
 
     # ---------------------------------------------------------------- lineage
 
@@ -558,13 +635,22 @@ class _Importer:
             if src is None:
                 ptl = sorted(self.timelines.get(psid, []))
                 if not ptl:
-                    self.s.problems.append(f"session {sid}: parent session {psid} ({why}) is not in this import; "
-                                           "import the parent's agent dir to link them")
+                    self.s.problems.append(
+                        f"session {sid}: parent session {psid} ({why}) is not in this import; "
+                        "import the parent's agent dir to link them"
+                    )
                     continue
                 before = [e for e in ptl if e[0] <= child[0][0]]
                 src = (before[-1] if before else ptl[-1])[1]
-            self.pending.edges.append(model.Edge(src, child[0][1], EdgeKind.SPAWNED.value, 1.0,
-                                                 {"via": "sessions_index", "reason": why, "parent_session": psid}))
+            self.pending.edges.append(
+                model.Edge(
+                    src,
+                    child[0][1],
+                    EdgeKind.SPAWNED.value,
+                    1.0,
+                    {"via": "sessions_index", "reason": why, "parent_session": psid},
+                )
+            )
 
 
 def read_openclaw(path: Path) -> Plan:
@@ -590,11 +676,15 @@ def import_openclaw(
     """
     p = Path(path).expanduser() if path is not None else default_state_dir()
     if not p.exists():
-        raise InputError(f"{p}: no such file or directory; give an OpenClaw state dir: clawtrace import openclaw ~/.openclaw",
-                         path=str(p))
+        raise InputError(
+            f"{p}: no such file or directory; give an OpenClaw state dir: clawtrace import openclaw ~/.openclaw",
+            path=str(p),
+        )
     plan = discover(p)
     if not (plan.transcripts or plan.agent_dbs or plan.state_dbs or plan.exports or plan.indexes or plan.trajectories):
         raise InputError(
             f"{p}: no OpenClaw evidence found (no agents/*/sessions/*.jsonl, agents/*/agent/openclaw-agent.sqlite or "
-            "state/openclaw.sqlite); give the state dir (default ~/.openclaw or $OPENCLAW_STATE_DIR)", path=str(p))
+            "state/openclaw.sqlite); give the state dir (default ~/.openclaw or $OPENCLAW_STATE_DIR)",
+            path=str(p),
+        )
     return _Importer(plan, sink, progress, home, batch_events).run()

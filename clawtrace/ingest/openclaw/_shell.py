@@ -10,11 +10,14 @@ npm, cat and friends). It never runs anything and never raises.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import shlex
 from urllib.parse import urlsplit
 
 __all__ = ["Contact", "ShellView", "parse_command"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(slots=True)
@@ -51,24 +54,99 @@ _REDIRECT_OUT = {">", ">>", ">|", "&>", "&>>"}
 _WRAPPERS = {"sudo", "env", "time", "nohup", "exec", "command", "builtin", "nice", "timeout", "stdbuf", "xargs"}
 _SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "perl", "ruby", "node", "php"}
 _READERS = {
-    "cat", "head", "tail", "less", "more", "base64", "xxd", "od", "strings", "wc", "sort", "uniq",
-    "md5sum", "sha1sum", "sha256sum", "tac", "nl", "hexdump", "gzip", "bzip2", "xz", "zcat", "source", ".",
+    "cat",
+    "head",
+    "tail",
+    "less",
+    "more",
+    "base64",
+    "xxd",
+    "od",
+    "strings",
+    "wc",
+    "sort",
+    "uniq",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "tac",
+    "nl",
+    "hexdump",
+    "gzip",
+    "bzip2",
+    "xz",
+    "zcat",
+    "source",
+    ".",
 }
 _PATTERN_READERS = {"grep", "egrep", "fgrep", "rg", "awk", "sed", "jq"}
 _HOME_VAR = re.compile(r"^(\$HOME|\$\{HOME\})(?=/|$)")
 _NUMERIC = re.compile(r"^[+-]?\d+[kKmMgG]?$")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-_HOSTLIKE = re.compile(r"^(?:[\w-]+@)?(?:[a-zA-Z0-9-]+\.)+[a-zA-Z]{2,}(?::\d+)?(?:/\S*)?$|^\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:/\S*)?$|^localhost(?::\d+)?(?:/\S*)?$")
+_HOSTLIKE = re.compile(
+    r"^(?:[\w-]+@)?(?:[a-zA-Z0-9-]+\.)+[a-zA-Z]{2,}(?::\d+)?(?:/\S*)?$|^\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:/\S*)?$|^localhost(?::\d+)?(?:/\S*)?$"
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ssh": 22, "git": 9418, "rsync": 873}
 
 _CURL_VALUE_OPTS = {
-    "-d", "--data", "--data-binary", "--data-raw", "--data-urlencode", "--data-ascii", "--json",
-    "-F", "--form", "--form-string", "-T", "--upload-file", "-H", "--header", "-X", "--request",
-    "-o", "--output", "-u", "--user", "-A", "--user-agent", "-e", "--referer", "-x", "--proxy",
-    "-b", "--cookie", "-c", "--cookie-jar", "--url", "-K", "--config", "--connect-timeout",
-    "-m", "--max-time", "--retry", "-w", "--write-out", "-E", "--cert", "--key", "--cacert",
-    "-r", "--range", "-C", "--continue-at", "--resolve", "--interface", "-U", "--proxy-user",
-    "--limit-rate", "-z", "--time-cond", "--max-filesize", "-Y", "-y", "--output-dir",
+    "-d",
+    "--data",
+    "--data-binary",
+    "--data-raw",
+    "--data-urlencode",
+    "--data-ascii",
+    "--json",
+    "-F",
+    "--form",
+    "--form-string",
+    "-T",
+    "--upload-file",
+    "-H",
+    "--header",
+    "-X",
+    "--request",
+    "-o",
+    "--output",
+    "-u",
+    "--user",
+    "-A",
+    "--user-agent",
+    "-e",
+    "--referer",
+    "-x",
+    "--proxy",
+    "-b",
+    "--cookie",
+    "-c",
+    "--cookie-jar",
+    "--url",
+    "-K",
+    "--config",
+    "--connect-timeout",
+    "-m",
+    "--max-time",
+    "--retry",
+    "-w",
+    "--write-out",
+    "-E",
+    "--cert",
+    "--key",
+    "--cacert",
+    "-r",
+    "--range",
+    "-C",
+    "--continue-at",
+    "--resolve",
+    "--interface",
+    "-U",
+    "--proxy-user",
+    "--limit-rate",
+    "-z",
+    "--time-cond",
+    "--max-filesize",
+    "-Y",
+    "-y",
+    "--output-dir",
 }
 _CURL_DATA = {"-d", "--data", "--data-binary", "--data-raw", "--data-urlencode", "--data-ascii", "--json"}
 
@@ -123,8 +201,8 @@ def parse_command(command: str, *, depth: int = 0) -> ShellView:
     view = ShellView()
     try:
         _parse(command, view, depth)
-    except Exception:  # noqa: BLE001 - a parser for evidence must not stop an import
-        pass
+    except Exception:  # a parser for evidence must not stop an import
+        log.debug("command line not parsed: %r", command[:200], exc_info=True)
     return view
 
 
@@ -209,9 +287,7 @@ def _dedupe(items: object) -> list[str]:
 def _is_local_path(p: str) -> bool:
     if not p or p in ("-", "/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr") or p.startswith("&"):
         return False
-    if _URL.match(p):
-        return False
-    return True
+    return not _URL.match(p)
 
 
 def _redirections(argv: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -294,7 +370,9 @@ def _curl(argv: list[str], view: ShellView, stdin_files: list[str]) -> None:
             continue
         if o in _CURL_DATA:
             upload = True
-            body = v.split("@", 1)[1] if o == "--data-urlencode" and "@" in v and "=" not in v.split("@", 1)[0] else None
+            body = (
+                v.split("@", 1)[1] if o == "--data-urlencode" and "@" in v and "=" not in v.split("@", 1)[0] else None
+            )
             if v.startswith("@"):
                 body = v[1:]
             if body is not None:
@@ -342,7 +420,19 @@ def _wget(argv: list[str], view: ShellView) -> None:
     literal: str | None = None
     urls: list[str] = []
     i = 1
-    opts = {"--post-file", "--post-data", "-O", "--output-document", "--body-file", "--body-data", "--method", "-o", "-U", "--header", "-P"}
+    opts = {
+        "--post-file",
+        "--post-data",
+        "-O",
+        "--output-document",
+        "--body-file",
+        "--body-data",
+        "--method",
+        "-o",
+        "-U",
+        "--header",
+        "-P",
+    }
     method: str | None = None
     while i < len(argv):
         o, v, j = _opt_value(argv, i, opts)
@@ -373,7 +463,9 @@ def _wget(argv: list[str], view: ShellView) -> None:
     for u in urls:
         host, port, url = _host_port(u)
         if host:
-            view.contacts.append(Contact("wget", host, port, url, method or "GET", list(files), literal, download=not (files or literal)))
+            view.contacts.append(
+                Contact("wget", host, port, url, method or "GET", list(files), literal, download=not (files or literal))
+            )
 
 
 def _nc(name: str, argv: list[str], view: ShellView, stdin_files: list[str]) -> None:
@@ -418,7 +510,7 @@ def _ssh(argv: list[str], view: ShellView, stdin_files: list[str]) -> None:
 
 def _remote(arg: str) -> tuple[str, str] | None:
     """``[user@]host:path`` or ``rsync://host/path`` -> (host, path)."""
-    if arg.startswith("rsync://") or arg.startswith("sftp://") or arg.startswith("scp://"):
+    if arg.startswith(("rsync://", "sftp://", "scp://")):
         parts = urlsplit(arg)
         return (parts.hostname or "", parts.path) if parts.hostname else None
     m = re.match(r"^(?:[^@/:\s]+@)?([^/:\s]+):(.*)$", arg)

@@ -27,7 +27,7 @@ import zstandard
 
 from clawtrace.ingest.openclaw._transcript import Entry
 
-__all__ = ["Plan", "discover", "open_sqlite", "read_jsonl", "agent_db_sessions", "AGENT_DB_VERSION", "STATE_DB_VERSION"]
+__all__ = ["AGENT_DB_VERSION", "STATE_DB_VERSION", "Plan", "agent_db_sessions", "discover", "open_sqlite", "read_jsonl"]
 
 AGENT_DB_VERSION = 23
 """Agent DB ``user_version`` observed in 2026.9.6."""
@@ -105,7 +105,7 @@ def _config_log(state: Path, plan: Plan) -> None:
             text = cfg.read_text("utf-8", "replace")
         except OSError:
             text = ""
-        m = re.search(r'"?logging"?\s*:\s*\{[^{}]*?"?file"?\s*:\s*"([^"]+)"', text, re.S)
+        m = re.search(r'"?logging"?\s*:\s*\{[^{}]*?"?file"?\s*:\s*"([^"]+)"', text, re.DOTALL)
         if m:
             names.append(Path(m.group(1)))
     found: list[Path] = []
@@ -129,7 +129,9 @@ def discover(path: Path) -> Plan:
     if p.is_file():
         n = p.name
         if n.endswith(".sqlite"):
-            kind = "agent-db" if n == "openclaw-agent.sqlite" else "state-db" if n == "openclaw.sqlite" else _sniff_db(p)
+            kind = (
+                "agent-db" if n == "openclaw-agent.sqlite" else "state-db" if n == "openclaw.sqlite" else _sniff_db(p)
+            )
             plan = Plan(p, kind)
             if kind == "state-db":
                 plan.state_dbs.append(p)
@@ -221,7 +223,9 @@ def read_jsonl(p: Path, problems: list[str], *, what: str = "line") -> tuple[lis
     try:
         raw = p.read_bytes()
     except OSError as e:
-        problems.append(f"{p}: cannot read ({e.strerror or e}); check permissions (files are mode 0600: run as the owner)")
+        problems.append(
+            f"{p}: cannot read ({e.strerror or e}); check permissions (files are mode 0600: run as the owner)"
+        )
         return [], 0
     size = len(raw)
     try:
@@ -240,7 +244,9 @@ def read_jsonl(p: Path, problems: list[str], *, what: str = "line") -> tuple[lis
             d = loads(line)
         except ValueError as e:
             if i == last:
-                problems.append(f"{p}:{i + 1}: truncated last {what} (OpenClaw may still be writing it); skipped, re-import later to get it")
+                problems.append(
+                    f"{p}:{i + 1}: truncated last {what} (OpenClaw may still be writing it); skipped, re-import later to get it"
+                )
             else:
                 problems.append(f"{p}:{i + 1}: not JSON ({str(e)[:80]}); {what} skipped, the rest imported")
             continue
@@ -267,8 +273,10 @@ def agent_db_sessions(
         try:
             rows = cur.fetchmany(5000)
         except sqlite3.DatabaseError as e:
-            problems.append(f"{label}: transcript_events unreadable after session {sid} ({e}); the database is damaged, "
-                            "rows up to here imported; try `sqlite3 DB .recover` on a copy")
+            problems.append(
+                f"{label}: transcript_events unreadable after session {sid} ({e}); the database is damaged, "
+                "rows up to here imported; try `sqlite3 DB .recover` on a copy"
+            )
             break
         if not rows:
             break
@@ -305,7 +313,7 @@ def agent_db_sessions(
 def table_rows(con: sqlite3.Connection, table: str, label: str, problems: list[str]) -> list[dict[str, Any]]:
     """All rows of a table as dicts, or [] (with a problem) when it is missing or damaged."""
     try:
-        cur = con.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - table names come from code
+        cur = con.execute(f'SELECT * FROM "{table}"')
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
     except sqlite3.OperationalError as e:

@@ -22,7 +22,7 @@ from clawtrace import semconv as sc
 from clawtrace.ingest.openclaw._shell import parse_command
 from clawtrace.semconv import EdgeKind, EventKind, Sensitivity, Trust
 
-__all__ = ["CallCtx", "normalize_args", "effects", "unwrap_untrusted", "result_text", "MAX_DISK_READ"]
+__all__ = ["MAX_DISK_READ", "CallCtx", "effects", "normalize_args", "result_text", "unwrap_untrusted"]
 
 MAX_DISK_READ = 1 << 20
 """Files named by an ``exec`` command are read from disk for their content up to this size."""
@@ -35,8 +35,11 @@ _MEMORY_TOOLS = {"memory_search", "memory_get"}
 _FETCHERS = {"web_fetch", "fetch"}
 _BEGIN = re.compile(r'<<<EXTERNAL_UNTRUSTED_CONTENT id="[^"]*">>>\n(?:Source: [^\n]*\n)?(?:---\n)?')
 _END = re.compile(r'\n?<<<END_EXTERNAL_UNTRUSTED_CONTENT id="[^"]*">>>')
-_NOTICE = re.compile(r"SECURITY NOTICE: The following content is from an EXTERNAL, UNTRUSTED source.*?(?=<<<EXTERNAL_UNTRUSTED_CONTENT)", re.S)
-_PATCH_FILE = re.compile(r"^\*\*\* (Add|Update|Delete) File: (.+?)\s*$|^\*\*\* Move to: (.+?)\s*$", re.M)
+_NOTICE = re.compile(
+    r"SECURITY NOTICE: The following content is from an EXTERNAL, UNTRUSTED source.*?(?=<<<EXTERNAL_UNTRUSTED_CONTENT)",
+    re.DOTALL,
+)
+_PATCH_FILE = re.compile(r"^\*\*\* (Add|Update|Delete) File: (.+?)\s*$|^\*\*\* Move to: (.+?)\s*$", re.MULTILINE)
 
 
 @dataclasses.dataclass(slots=True)
@@ -130,8 +133,7 @@ def _fetch_payload(text: str) -> tuple[str, dict[str, Any]]:
 def _abs(path: str, ctx: CallCtx) -> str:
     """An absolute, normalised path (``~`` kept when the agent's home is unknown)."""
     p = path.strip()
-    if p.startswith("file://"):
-        p = p[len("file://") :]
+    p = p.removeprefix("file://")
     p = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", p)
     if p.startswith("~") and ctx.home:
         p = ctx.home.rstrip("/") + p[1:]
@@ -227,8 +229,16 @@ class _Out:
         if mem is not None and op in ("read", "write"):
             kind = _K.MEMORY_READ if op == "read" else _K.MEMORY_WRITE
             art = f"memory://{self.ctx.agent_id or 'default'}/{mem}"
-            return self.add(kind, artifact=art, summary=f"memory {op} {mem}{size}", content=content,
-                            sensitivity=sens, derived=derived, tool_name=tool, attrs=attrs)
+            return self.add(
+                kind,
+                artifact=art,
+                summary=f"memory {op} {mem}{size}",
+                content=content,
+                sensitivity=sens,
+                derived=derived,
+                tool_name=tool,
+                attrs=attrs,
+            )
         if op == "read" and posixpath.basename(p) == "SKILL.md":
             name = posixpath.basename(posixpath.dirname(p)) or "?"
             attrs[sc.SKILL_NAME] = name
@@ -237,15 +247,33 @@ class _Out:
                 sha = hashlib.sha256(content).hexdigest()
                 attrs[sc.SKILL_SHA256] = sha
                 art = f"skill://{name}@sha256:{sha}"
-            return self.add(_K.SKILL_LOAD, artifact=art, summary=f"skill load {name} ({p})", content=content,
-                            derived=derived, tool_name=tool, attrs=attrs)
+            return self.add(
+                _K.SKILL_LOAD,
+                artifact=art,
+                summary=f"skill load {name} ({p})",
+                content=content,
+                derived=derived,
+                tool_name=tool,
+                attrs=attrs,
+            )
         kind = {"read": _K.FILE_READ, "write": _K.FILE_WRITE, "delete": _K.FILE_DELETE}[op]
-        return self.add(kind, artifact=model.file_uri(p), summary=f"{op} {p}{size}", content=content,
-                        sensitivity=sens, derived=derived, tool_name=tool, attrs=attrs)
+        return self.add(
+            kind,
+            artifact=model.file_uri(p),
+            summary=f"{op} {p}{size}",
+            content=content,
+            sensitivity=sens,
+            derived=derived,
+            tool_name=tool,
+            attrs=attrs,
+        )
 
     def flow(self, src: model.Event, dst: model.Event, note: str, confidence: float = 0.9) -> None:
-        self.edges.append(model.Edge(src.event_id, dst.event_id, EdgeKind.DATA_FLOW.value, confidence,
-                                     {"via": "command_line", "note": note}))
+        self.edges.append(
+            model.Edge(
+                src.event_id, dst.event_id, EdgeKind.DATA_FLOW.value, confidence, {"via": "command_line", "note": note}
+            )
+        )
 
 
 def _clip(s: str, n: int = 200) -> str:
@@ -269,7 +297,7 @@ def effects(
         path = args.get("path") or args.get("dir") or (args.get("pattern") if t == "glob" else None) or "."
         if isinstance(path, str):
             content = _b(result) if ok and result is not None else None
-            extra = {k: args[k] for k in ("offset", "limit", "pattern") if k in args}
+            extra: dict[str, Any] = {k: args[k] for k in ("offset", "limit", "pattern") if k in args}
             out.path_event("read", path, content=content, derived="result" if content else "args", tool=t, extra=extra)
     elif t in ("write", "edit", "multi_edit", "str_replace"):
         path = args.get("path")
@@ -278,7 +306,7 @@ def effects(
                 text = args.get("content")
                 body = text if isinstance(text, str) else None
             else:
-                edits = args.get("edits") if isinstance(args.get("edits"), list) else []
+                edits: list[Any] = args["edits"] if isinstance(args.get("edits"), list) else []
                 body = "\n".join(str(e.get("newText", "")) for e in edits if isinstance(e, dict)) or None
             out.path_event("write", path, content=_b(body), derived="args", tool=t)
     elif t == "apply_patch":
@@ -294,8 +322,14 @@ def effects(
         action = str(args.get("action") or "")
         data = args.get("data") or args.get("text") or args.get("keys") or args.get("input")
         if action in ("write", "send-keys", "paste", "submit") and isinstance(data, str):
-            out.add(_K.PROCESS_EXEC, artifact=None, summary=f"process {action} to {args.get('sessionId', '?')}: {data}",
-                    content=_b(data), tool_name=t, attrs={sc.PROCESS_COMMAND_LINE: data, "openclaw.process.action": action})
+            out.add(
+                _K.PROCESS_EXEC,
+                artifact=None,
+                summary=f"process {action} to {args.get('sessionId', '?')}: {data}",
+                content=_b(data),
+                tool_name=t,
+                attrs={sc.PROCESS_COMMAND_LINE: data, "openclaw.process.action": action},
+            )
             if data.strip():
                 _exec(out, t, data, {}, det, record_process=False)
     elif t in _FETCHERS:
@@ -305,22 +339,37 @@ def effects(
     elif t == "web_search":
         q = args.get("query") or args.get("q")
         if isinstance(q, str):
-            out.add(_K.NET_EGRESS, artifact=None, summary=f"web search query: {q}", content=_b(q), tool_name=t,
-                    attrs={"openclaw.search.query": q})
+            out.add(
+                _K.NET_EGRESS,
+                artifact=None,
+                summary=f"web search query: {q}",
+                content=_b(q),
+                tool_name=t,
+                attrs={"openclaw.search.query": q},
+            )
         if ok and result:
-            out.add(_K.NET_FETCH, artifact=None, summary=f"web search results for {q!r}", content=_b(unwrap_untrusted(result)[0]),
-                    trust=Trust.UNTRUSTED.value, derived="result", tool_name=t)
+            out.add(
+                _K.NET_FETCH,
+                artifact=None,
+                summary=f"web search results for {q!r}",
+                content=_b(unwrap_untrusted(result)[0]),
+                trust=Trust.UNTRUSTED.value,
+                derived="result",
+                tool_name=t,
+            )
     elif t == "browser":
         url = args.get("targetUrl") or args.get("url")
         paths = args.get("paths") or ([args["path"]] if isinstance(args.get("path"), str) else [])
         if isinstance(url, str):
             _fetch(out, t, url, result if ok else None, det)
             if isinstance(paths, list) and paths:
-                reads = [out.path_event("read", p, content=None, derived="args", tool=t) for p in paths if isinstance(p, str)]
+                reads = [
+                    out.path_event("read", p, content=None, derived="args", tool=t) for p in paths if isinstance(p, str)
+                ]
                 for r in reads:
                     r.content = read_small(r.attrs[sc.FILE_PATH])
-                body = b"".join(r.content for r in reads if r.content is not None) or None
-                eg = _egress_url(out, t, url, method="POST", content=body, note="browser upload")
+                sent = b"".join(r.content for r in reads if r.content is not None) or None
+                eg = _egress_url(out, t, url, method="POST", content=sent, note="browser upload")
                 for r in reads:
                     out.flow(r, eg, "browser upload of the file")
     elif t in ("message", "sessions_send", "send_message"):
@@ -329,8 +378,14 @@ def effects(
         path = args.get("path")
         rel = path if isinstance(path, str) else "search"
         art = f"memory://{ctx.agent_id or 'default'}/{rel}"
-        out.add(_K.MEMORY_READ, artifact=art, summary=f"memory read {rel}" + (f" query {args.get('query')!r}" if args.get("query") else ""),
-                content=_b(result) if ok and result else None, derived="result", tool_name=t)
+        out.add(
+            _K.MEMORY_READ,
+            artifact=art,
+            summary=f"memory read {rel}" + (f" query {args.get('query')!r}" if args.get("query") else ""),
+            content=_b(result) if ok and result else None,
+            derived="result",
+            tool_name=t,
+        )
     return out.events, out.edges
 
 
@@ -354,7 +409,7 @@ def _patch_files(patch: str) -> list[tuple[str, str, str | None]]:
         if cur is not None and line.startswith("+") and not line.startswith("+++"):
             cur[2].append(line[1:])
     res = []
-    for op, path, body in out:  # type: ignore[misc]
+    for op, path, body in out:
         res.append((op, path, "\n".join(body) if op == "write" and body else None))
     return res
 
@@ -378,9 +433,14 @@ def _egress_url(out: _Out, tool: str, url: str, *, method: str, content: bytes |
         attrs[sc.NET_BYTES_OUT] = len(content)
     if note:
         attrs["openclaw.egress.note"] = note
-    return out.add(_K.NET_EGRESS, artifact=model.host_artifact(host, port) if host else None,
-                   summary=f"{method} {url}" + (f" ({len(content)} B)" if content is not None else ""),
-                   content=content, tool_name=tool, attrs=attrs)
+    return out.add(
+        _K.NET_EGRESS,
+        artifact=model.host_artifact(host, port) if host else None,
+        summary=f"{method} {url}" + (f" ({len(content)} B)" if content is not None else ""),
+        content=content,
+        tool_name=tool,
+        attrs=attrs,
+    )
 
 
 def _fetch(out: _Out, tool: str, url: str, result: str | None, det: dict[str, Any]) -> None:
@@ -399,11 +459,19 @@ def _fetch(out: _Out, tool: str, url: str, result: str | None, det: dict[str, An
     content = _b(body)
     if content is not None:
         attrs[sc.NET_BYTES_IN] = len(content)
-    host, port = _host_port(url)
+    host, _port = _host_port(url)
     if host:
         attrs[sc.SERVER_ADDRESS] = host
-    out.add(_K.NET_FETCH, artifact=model.url_artifact(str(final)), summary=f"fetch {final}" + (f" ({len(content)} B)" if content else ""),
-            content=content, trust=Trust.UNTRUSTED.value, derived="result" if content else "args", tool_name=tool, attrs=attrs)
+    out.add(
+        _K.NET_FETCH,
+        artifact=model.url_artifact(str(final)),
+        summary=f"fetch {final}" + (f" ({len(content)} B)" if content else ""),
+        content=content,
+        trust=Trust.UNTRUSTED.value,
+        derived="result" if content else "args",
+        tool_name=tool,
+        attrs=attrs,
+    )
     # The URL itself leaves the box; only a query string can carry data out, so only then is it egress.
     try:
         query = urlsplit(url).query
@@ -428,15 +496,28 @@ def _message(out: _Out, tool: str, args: dict[str, Any]) -> None:
             r = out.path_event("read", m, content=None, derived="args", tool=tool)
             r.content = read_small(r.attrs[sc.FILE_PATH])
             reads.append(r)
-    body = (text if isinstance(text, str) else "") + "".join(r.content.decode("utf-8", "replace") for r in reads if r.content)
-    eg = out.add(_K.NET_EGRESS, artifact=art, summary=f"send to {channel} {target}: {text if isinstance(text, str) else ''}",
-                 content=_b(body) if body else None, tool_name=tool,
-                 attrs={sc.MESSAGE_CHANNEL: channel, "openclaw.message.target": str(target), sc.NET_BYTES_OUT: len(body.encode())})
+    body = (text if isinstance(text, str) else "") + "".join(
+        r.content.decode("utf-8", "replace") for r in reads if r.content
+    )
+    eg = out.add(
+        _K.NET_EGRESS,
+        artifact=art,
+        summary=f"send to {channel} {target}: {text if isinstance(text, str) else ''}",
+        content=_b(body) if body else None,
+        tool_name=tool,
+        attrs={
+            sc.MESSAGE_CHANNEL: channel,
+            "openclaw.message.target": str(target),
+            sc.NET_BYTES_OUT: len(body.encode()),
+        },
+    )
     for r in reads:
         out.flow(r, eg, "message media attachment")
 
 
-def _exec(out: _Out, tool: str, cmd: str, args: dict[str, Any], det: dict[str, Any], record_process: bool = True) -> None:
+def _exec(
+    out: _Out, tool: str, cmd: str, args: dict[str, Any], det: dict[str, Any], record_process: bool = True
+) -> None:
     ctx = out.ctx
     workdir = args.get("workdir") or args.get("cwd") or det.get("cwd")
     if isinstance(workdir, str) and workdir:
@@ -453,7 +534,9 @@ def _exec(out: _Out, tool: str, cmd: str, args: dict[str, Any], det: dict[str, A
                 attrs[f"openclaw.exec.{k}"] = det[k]
         if view.pipe_to_shell:
             attrs[sc.OPENCLAW_PIPE_TO_SHELL] = True
-        proc = out.add(_K.PROCESS_EXEC, artifact=None, summary=f"exec: {cmd}", content=_b(cmd), tool_name=tool, attrs=attrs)
+        proc = out.add(
+            _K.PROCESS_EXEC, artifact=None, summary=f"exec: {cmd}", content=_b(cmd), tool_name=tool, attrs=attrs
+        )
     reads: dict[str, model.Event] = {}
     for p in view.reads:
         e = out.path_event("read", p, content=None, derived="command_line", tool=tool)
@@ -486,16 +569,36 @@ def _exec(out: _Out, tool: str, cmd: str, args: dict[str, Any], det: dict[str, A
             attrs["openclaw.egress.note"] = c.note
         dest = c.url or (f"{c.host}:{c.port}" if c.host else c.note or "?")
         verb = c.method or ("send" if c.upload_files else "connect")
-        eg = out.add(_K.NET_EGRESS, artifact=model.host_artifact(c.host, c.port) if c.host else None,
-                     summary=f"{c.tool} {verb} {dest}" + (f" ({len(body)} B)" if body is not None else "")
-                     + (" with " + ", ".join(c.upload_files) if c.upload_files else ""),
-                     content=body, derived="command_line", tool_name=tool, attrs=attrs)
+        eg = out.add(
+            _K.NET_EGRESS,
+            artifact=model.host_artifact(c.host, c.port) if c.host else None,
+            summary=f"{c.tool} {verb} {dest}"
+            + (f" ({len(body)} B)" if body is not None else "")
+            + (" with " + ", ".join(c.upload_files) if c.upload_files else ""),
+            content=body,
+            derived="command_line",
+            tool_name=tool,
+            attrs=attrs,
+        )
         for f in files:
             out.flow(f, eg, f"{c.tool} sends the file {f.attrs.get(sc.FILE_PATH)}")
         if c.download and c.note.startswith("piped into") and c.url:
-            fe = out.add(_K.NET_FETCH, artifact=model.url_artifact(c.url), summary=f"download {c.url} {c.note}",
-                         trust=Trust.UNTRUSTED.value, derived="command_line", tool_name=tool,
-                         attrs={sc.URL_FULL: c.url, sc.OPENCLAW_PIPE_TO_SHELL: True})
+            fe = out.add(
+                _K.NET_FETCH,
+                artifact=model.url_artifact(c.url),
+                summary=f"download {c.url} {c.note}",
+                trust=Trust.UNTRUSTED.value,
+                derived="command_line",
+                tool_name=tool,
+                attrs={sc.URL_FULL: c.url, sc.OPENCLAW_PIPE_TO_SHELL: True},
+            )
             if proc is not None:
-                out.edges.append(model.Edge(fe.event_id, proc.event_id, EdgeKind.DATA_FLOW.value, 0.9,
-                                            {"via": "command_line", "note": f"download {c.note}"}))
+                out.edges.append(
+                    model.Edge(
+                        fe.event_id,
+                        proc.event_id,
+                        EdgeKind.DATA_FLOW.value,
+                        0.9,
+                        {"via": "command_line", "note": f"download {c.note}"},
+                    )
+                )

@@ -17,15 +17,25 @@ from clawtrace import semconv as sc
 from clawtrace.ingest.openclaw._tools import CallCtx, effects, normalize_args, result_text
 from clawtrace.semconv import EdgeKind, EventKind, Sensitivity, Source, Trust
 
-__all__ = ["Entry", "SessionMeta", "SessionRecords", "map_transcript", "parse_ts", "KNOWN_TRANSCRIPT_VERSION"]
+__all__ = ["KNOWN_TRANSCRIPT_VERSION", "Entry", "SessionMeta", "SessionRecords", "map_transcript", "parse_ts"]
 
 KNOWN_TRANSCRIPT_VERSION = 4
 CONTEXT_CAP = 50
 """A turn gets ``consumed`` edges from at most this many of the latest results and messages."""
 
 _KNOWN_TYPES = frozenset(
-    {"session", "message", "model_change", "thinking_level_change", "compaction", "branch_summary",
-     "custom_message", "custom", "label", "session_info"}
+    {
+        "session",
+        "message",
+        "model_change",
+        "thinking_level_change",
+        "compaction",
+        "branch_summary",
+        "custom_message",
+        "custom",
+        "label",
+        "session_info",
+    }
 )
 _INTERNAL_CONTEXT = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>"
 _UNTRUSTED_TOOLS = frozenset({"web_fetch", "fetch", "web_search", "browser"})
@@ -90,7 +100,7 @@ def parse_ts(v: Any) -> int | None:
         except ValueError:
             return None
         if t.tzinfo is None:
-            t = t.replace(tzinfo=dt.timezone.utc)
+            t = t.replace(tzinfo=dt.UTC)
         return int(t.timestamp() * 1_000_000) * 1000
     if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
         return int(v * 1_000_000)
@@ -163,9 +173,11 @@ class _Mapper:
         unknown: set[str] = set()
         hv = self.header.get("version")
         if isinstance(hv, int) and hv > KNOWN_TRANSCRIPT_VERSION:
-            self.problem(self.entries[0].where if self.entries else self.sid,
-                         f"transcript version {hv} is newer than the {KNOWN_TRANSCRIPT_VERSION} this clawtrace knows",
-                         "imported what is recognisable; upgrade clawtrace for full fidelity")
+            self.problem(
+                self.entries[0].where if self.entries else self.sid,
+                f"transcript version {hv} is newer than the {KNOWN_TRANSCRIPT_VERSION} this clawtrace knows",
+                "imported what is recognisable; upgrade clawtrace for full fidelity",
+            )
         for i, ent in enumerate(self.entries):
             d = ent.data
             eid = d.get("id")
@@ -175,7 +187,11 @@ class _Mapper:
                 order.append(eid)
             if t not in _KNOWN_TYPES and isinstance(t, str) and t not in unknown:
                 unknown.add(t)
-                self.problem(ent.where, f"unknown entry type {t!r} (newer OpenClaw?)", "entries of this type skipped, the rest imported")
+                self.problem(
+                    ent.where,
+                    f"unknown entry type {t!r} (newer OpenClaw?)",
+                    "entries of this type skipped, the rest imported",
+                )
             msg = d.get("message") if t == "message" else None
             if isinstance(msg, dict):
                 oc = msg.get("__openclaw")
@@ -212,7 +228,11 @@ class _Mapper:
                 try:
                     self.message(ent, d["message"], abandoned, run_id)
                 except Exception as e:  # noqa: BLE001 - one odd entry must not stop the session
-                    self.problem(ent.where, f"unusable message entry ({type(e).__name__}: {e})", "entry skipped, the rest imported")
+                    self.problem(
+                        ent.where,
+                        f"unusable message entry ({type(e).__name__}: {e})",
+                        "entry skipped, the rest imported",
+                    )
             elif t in ("branch_summary", "custom_message"):
                 self.summary_entry(ent, abandoned)
             elif t == "compaction" and isinstance(eid, str):
@@ -227,14 +247,23 @@ class _Mapper:
         if not self.meta.injected_files:
             return
         ts = self.base_ts
-        ctx = CallCtx(self.sid, self.meta.agent_id, None, ts, self.cwd, self.meta.home, self.meta.source, None,
-                      {sc.OPENCLAW_SESSION_KEY: self.meta.session_key} if self.meta.session_key else {},
-                      ("openclaw", "injected", self.sid))
+        ctx = CallCtx(
+            self.sid,
+            self.meta.agent_id,
+            None,
+            ts,
+            self.cwd,
+            self.meta.home,
+            self.meta.source,
+            None,
+            {sc.OPENCLAW_SESSION_KEY: self.meta.session_key} if self.meta.session_key else {},
+            ("openclaw", "injected", self.sid),
+        )
         from clawtrace.ingest.openclaw._tools import _Out, read_small
 
         out = _Out(ctx)
         for p in self.meta.injected_files:
-            e = out.path_event("read", p, content=None, derived="prompt_report", tool=None or "system_prompt")
+            e = out.path_event("read", p, content=None, derived="prompt_report", tool="system_prompt")
             e.content = read_small(e.attrs[sc.FILE_PATH])
             e.tool_name = None
             e.event_id = model.stable_id("openclaw", "injected", self.sid, e.artifact)
@@ -252,8 +281,17 @@ class _Mapper:
         a["openclaw.entry.type"] = d.get("type")
         if d.get("customType"):
             a["openclaw.custom_type"] = d.get("customType")
-        e = model.Event(eid, _K.INPUT_MESSAGE.value, self.ts_of(ent), self.meta.source, self.sid, self.meta.agent_id,
-                        summary=_clip(f"{d.get('type')}: {text}"), attrs=a, content=text.encode("utf-8", "surrogatepass"))
+        e = model.Event(
+            eid,
+            _K.INPUT_MESSAGE.value,
+            self.ts_of(ent),
+            self.meta.source,
+            self.sid,
+            self.meta.agent_id,
+            summary=_clip(f"{d.get('type')}: {text}"),
+            attrs=a,
+            content=text.encode("utf-8", "surrogatepass"),
+        )
         self.emit(e)
         if isinstance(d.get("id"), str):
             self.context[d["id"]] = [eid]
@@ -269,9 +307,15 @@ class _Mapper:
             text = result_text(msg.get("content"))
             if text.startswith(_INTERNAL_CONTEXT):
                 return
-            oc = msg.get("__openclaw") if isinstance(msg.get("__openclaw"), dict) else {}
+            oc = _dict(msg.get("__openclaw"))
             owner = oc.get("senderIsOwner")
-            trust = Trust.TRUSTED.value if owner is True else Trust.UNTRUSTED.value if owner is False else Trust.UNKNOWN.value
+            trust = (
+                Trust.TRUSTED.value
+                if owner is True
+                else Trust.UNTRUSTED.value
+                if owner is False
+                else Trust.UNKNOWN.value
+            )
             if self.meta.external_source:
                 trust = Trust.UNTRUSTED.value
             a = self.attrs(d, abandoned)
@@ -283,9 +327,21 @@ class _Mapper:
             if msg.get("excludeFromContext"):
                 a["openclaw.exclude_from_context"] = True
             eid = model.stable_id("openclaw", "entry", self.sid, key)
-            self.emit(model.Event(eid, _K.INPUT_MESSAGE.value, ts, self.meta.source, self.sid, self.meta.agent_id,
-                                  run_id=run_id, trust=trust, summary=_clip(f"message: {text}"), attrs=a,
-                                  content=text.encode("utf-8", "surrogatepass")))
+            self.emit(
+                model.Event(
+                    eid,
+                    _K.INPUT_MESSAGE.value,
+                    ts,
+                    self.meta.source,
+                    self.sid,
+                    self.meta.agent_id,
+                    run_id=run_id,
+                    trust=trust,
+                    summary=_clip(f"message: {text}"),
+                    attrs=a,
+                    content=text.encode("utf-8", "surrogatepass"),
+                )
+            )
             if isinstance(entry_id, str):
                 self.rec.entry_events[entry_id] = eid
                 if not msg.get("excludeFromContext"):
@@ -295,20 +351,27 @@ class _Mapper:
         elif role == "toolResult":
             self.tool_result(ent, msg, abandoned, run_id, ts)
 
-    def assistant(self, ent: Entry, msg: dict[str, Any], abandoned: bool, run_id: str | None, key: str, ts: int) -> None:
+    def assistant(
+        self, ent: Entry, msg: dict[str, Any], abandoned: bool, run_id: str | None, key: str, ts: int
+    ) -> None:
         d = ent.data
-        content = msg.get("content") if isinstance(msg.get("content"), list) else []
+        content: list[Any] = msg["content"] if isinstance(msg.get("content"), list) else []
         calls = [b for b in content if isinstance(b, dict) and b.get("type") == "toolCall"]
         text = result_text([b for b in content if isinstance(b, dict) and b.get("type") == "text"])
-        usage = msg.get("usage") if isinstance(msg.get("usage"), dict) else {}
+        usage = _dict(msg.get("usage"))
         a = self.attrs(d, abandoned)
-        for k, v in ((sc.PROVIDER_NAME, msg.get("provider")), (sc.REQUEST_MODEL, msg.get("model")),
-                     (sc.USAGE_INPUT_TOKENS, usage.get("input")), (sc.USAGE_OUTPUT_TOKENS, usage.get("output")),
-                     ("openclaw.stop_reason", msg.get("stopReason")), ("openclaw.response_id", msg.get("responseId")),
-                     ("openclaw.error", msg.get("errorMessage"))):
+        for k, v in (
+            (sc.PROVIDER_NAME, msg.get("provider")),
+            (sc.REQUEST_MODEL, msg.get("model")),
+            (sc.USAGE_INPUT_TOKENS, usage.get("input")),
+            (sc.USAGE_OUTPUT_TOKENS, usage.get("output")),
+            ("openclaw.stop_reason", msg.get("stopReason")),
+            ("openclaw.response_id", msg.get("responseId")),
+            ("openclaw.error", msg.get("errorMessage")),
+        ):
             if v is not None:
                 a[k] = v
-        oc = msg.get("__openclaw") if isinstance(msg.get("__openclaw"), dict) else {}
+        oc = _dict(msg.get("__openclaw"))
         if oc.get("turnTainted"):
             a[sc.OPENCLAW_TURN_TAINTED] = True
         if text:
@@ -317,16 +380,28 @@ class _Mapper:
         toks = f" ({usage.get('input')} in, {usage.get('output')} out)" if usage.get("input") is not None else ""
         summary = f"turn {msg.get('model') or '?'}{toks}: " + (f"calls {names}" if calls else text)
         turn_id = model.stable_id("openclaw", "entry", self.sid, key)
-        self.emit(model.Event(turn_id, _K.MODEL_TURN.value, ts, self.meta.source, self.sid, self.meta.agent_id,
-                              run_id=run_id, summary=_clip(summary), attrs=a))
+        self.emit(
+            model.Event(
+                turn_id,
+                _K.MODEL_TURN.value,
+                ts,
+                self.meta.source,
+                self.sid,
+                self.meta.agent_id,
+                run_id=run_id,
+                summary=_clip(summary),
+                attrs=a,
+            )
+        )
         if isinstance(d.get("id"), str):
             self.rec.entry_events[d["id"]] = turn_id
             self.turn_entry[turn_id] = d["id"]
         for n, c in enumerate(calls):
             self.tool_call(ent, c, n, turn_id, abandoned, run_id, ts + n)
 
-    def tool_call(self, ent: Entry, block: dict[str, Any], n: int, turn_id: str, abandoned: bool,
-                  run_id: str | None, ts: int) -> None:
+    def tool_call(
+        self, ent: Entry, block: dict[str, Any], n: int, turn_id: str, abandoned: bool, run_id: str | None, ts: int
+    ) -> None:
         tcid = block.get("id") if isinstance(block.get("id"), str) else None
         name = str(block.get("name") or "?")
         raw = block.get("arguments")
@@ -348,19 +423,40 @@ class _Mapper:
         res_ent = self.results.get(tcid) if tcid else None
         if tcid and res_ent is None:
             a[sc.OPENCLAW_ORPHAN_CALL] = True
-            self.problem(ent.where, f"tool call {tcid} ({name}) has no result (crash, abort or rewritten transcript)",
-                         "imported without a result, flagged openclaw.tool.orphan")
+            self.problem(
+                ent.where,
+                f"tool call {tcid} ({name}) has no result (crash, abort or rewritten transcript)",
+                "imported without a result, flagged openclaw.tool.orphan",
+            )
         trace = span = None
         if tcid:
             hit = self.meta.log_spans.get((run_id, tcid)) or self.meta.log_spans.get((None, tcid))
             if hit:
                 trace, span = hit
-        eid = model.event_id_for(_K.TOOL_CALL.value, session_id=self.sid, tool_call_id=tcid,
-                                 fallback=("openclaw", "call", self.sid, ent.where, n))
-        self.emit(model.Event(eid, _K.TOOL_CALL.value, ts, self.meta.source, self.sid, self.meta.agent_id,
-                              run_id=run_id, trace_id=trace, span_id=span, tool_call_id=tcid, tool_name=name,
-                              summary=_clip(f"tool {name} {args_text}"), attrs=a,
-                              content=args_text.encode("utf-8", "surrogatepass")))
+        eid = model.event_id_for(
+            _K.TOOL_CALL.value,
+            session_id=self.sid,
+            tool_call_id=tcid,
+            fallback=("openclaw", "call", self.sid, ent.where, n),
+        )
+        self.emit(
+            model.Event(
+                eid,
+                _K.TOOL_CALL.value,
+                ts,
+                self.meta.source,
+                self.sid,
+                self.meta.agent_id,
+                run_id=run_id,
+                trace_id=trace,
+                span_id=span,
+                tool_call_id=tcid,
+                tool_name=name,
+                summary=_clip(f"tool {name} {args_text}"),
+                attrs=a,
+                content=args_text.encode("utf-8", "surrogatepass"),
+            )
+        )
         self.rec.batch.edges.append(model.Edge(turn_id, eid, EdgeKind.EMITTED.value, 1.0, {"via": "transcript"}))
         self.rec.tool_calls += 1
         if tcid:
@@ -374,9 +470,18 @@ class _Mapper:
             result = result_text(rm.get("content"))
             details = rm.get("details")
             is_error = _is_error(rm, result)
-        ctx = CallCtx(self.sid, self.meta.agent_id, tcid, ts, self.cwd, self.meta.home, self.meta.source, run_id,
-                      {k: v for k, v in a.items() if k in (sc.OPENCLAW_SESSION_KEY, sc.OPENCLAW_ABANDONED)},
-                      ("openclaw", "effect", self.sid, ent.where, n))
+        ctx = CallCtx(
+            self.sid,
+            self.meta.agent_id,
+            tcid,
+            ts,
+            self.cwd,
+            self.meta.home,
+            self.meta.source,
+            run_id,
+            {k: v for k, v in a.items() if k in (sc.OPENCLAW_SESSION_KEY, sc.OPENCLAW_ABANDONED)},
+            ("openclaw", "effect", self.sid, ent.where, n),
+        )
         evs, edges = effects(name, args, result, details, is_error, ctx)
         for e in evs:
             self.emit(e)
@@ -392,19 +497,40 @@ class _Mapper:
         is_error = _is_error(msg, text)
         a = self.attrs(d, abandoned)
         a[sc.TOOL_IS_ERROR] = is_error
-        oc = msg.get("__openclaw") if isinstance(msg.get("__openclaw"), dict) else {}
-        untrusted = oc.get("resultContentSource") == "network" or name in _UNTRUSTED_TOOLS or "<<<EXTERNAL_UNTRUSTED_CONTENT" in text
+        oc = _dict(msg.get("__openclaw"))
+        untrusted = (
+            oc.get("resultContentSource") == "network"
+            or name in _UNTRUSTED_TOOLS
+            or "<<<EXTERNAL_UNTRUSTED_CONTENT" in text
+        )
         if untrusted:
             a["openclaw.result.untrusted"] = True
         sens = Sensitivity.NONE.value
         call_ent = None
-        eid = model.event_id_for(_K.TOOL_RESULT.value, session_id=self.sid, tool_call_id=tcid,
-                                 fallback=("openclaw", "result", self.sid, d.get("id"), ent.where))
-        self.emit(model.Event(eid, _K.TOOL_RESULT.value, ts, self.meta.source, self.sid, self.meta.agent_id,
-                              run_id=run_id, tool_call_id=tcid, tool_name=name,
-                              trust=Trust.UNTRUSTED.value if untrusted else Trust.UNKNOWN.value, sensitivity=sens,
-                              summary=_clip(f"result{' error' if is_error else ''} of {name} ({len(text)} chars): {text}"),
-                              attrs=a, content=text.encode("utf-8", "surrogatepass")))
+        eid = model.event_id_for(
+            _K.TOOL_RESULT.value,
+            session_id=self.sid,
+            tool_call_id=tcid,
+            fallback=("openclaw", "result", self.sid, d.get("id"), ent.where),
+        )
+        self.emit(
+            model.Event(
+                eid,
+                _K.TOOL_RESULT.value,
+                ts,
+                self.meta.source,
+                self.sid,
+                self.meta.agent_id,
+                run_id=run_id,
+                tool_call_id=tcid,
+                tool_name=name,
+                trust=Trust.UNTRUSTED.value if untrusted else Trust.UNKNOWN.value,
+                sensitivity=sens,
+                summary=_clip(f"result{' error' if is_error else ''} of {name} ({len(text)} chars): {text}"),
+                attrs=a,
+                content=text.encode("utf-8", "surrogatepass"),
+            )
+        )
         del call_ent
         if isinstance(d.get("id"), str):
             self.rec.entry_events[d["id"]] = eid
@@ -438,6 +564,10 @@ class _Mapper:
                 edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "transcript_context"}))
             for src in self.injected:
                 edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "system_prompt"}))
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
 
 
 def _is_error(msg: dict[str, Any], text: str) -> bool:
