@@ -246,6 +246,9 @@ def test_import_succeeds_and_leaves_the_state_dir_untouched(imported: Imported) 
     imported.require()
     assert imported.before, "empty state dir?"
     changed = sorted(k for k in set(imported.before) | set(imported.after) if imported.before.get(k) != imported.after.get(k))
+    # Strict on purpose: evidence is never written, not even SQLite's -shm wal-index (which a
+    # mode=ro open of a WAL database rewrites, or creates with -wal when absent). Read a copy of
+    # *.sqlite + -wal + -shm instead.
     assert changed == [], f"import modified the state dir: {changed}"
 
 
