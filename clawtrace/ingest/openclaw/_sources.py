@@ -292,7 +292,7 @@ def agent_db_sessions(
                 except zstandard.ZstdError as e:
                     problems.append(f"{where}: bad zstd frame ({e}); row skipped, the rest imported")
                     continue
-                size += len(ez)
+                size += len(text)
             elif ej is not None:
                 text = ej.encode("utf-8", "surrogatepass") if isinstance(ej, str) else bytes(ej)
                 size += len(text)

@@ -538,29 +538,44 @@ class _Mapper:
 
     # ---------------------------------------------------------------- context
 
+    def _context_of(self, eid: str, memo: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+        """(entry id, event id) in the context after entry ``eid``: its branch since the last
+        compaction (from ``firstKeptEntryId`` on), oldest first, the latest ``CONTEXT_CAP``.
+        Memoised per entry, so a session costs O(entries x cap), not O(turns x depth)."""
+        chain: list[str] = []
+        cur: str | None = eid
+        seen: set[str] = set()
+        while cur is not None and cur in self.ids and cur not in memo and cur not in seen:
+            seen.add(cur)
+            chain.append(cur)
+            p = self.ids[cur].data.get("parentId")
+            cur = p if isinstance(p, str) else None
+        base = memo.get(cur, []) if cur is not None else []
+        for e in reversed(chain):
+            d = self.ids[e].data
+            if d.get("type") == "compaction":
+                fk = d.get("firstKeptEntryId")
+                if isinstance(fk, str):
+                    idx = next((i for i, (en, _) in enumerate(base) if en == fk), None)
+                    if idx is not None:
+                        base = base[idx:]
+                else:
+                    base = []
+            items = self.context.get(e)
+            if items:
+                base = (base + [(e, x) for x in items])[-CONTEXT_CAP:]
+            memo[e] = base
+        return memo.get(eid, [])
+
     def consumed_edges(self) -> None:
         """Each turn consumed what was in its context: results and messages on its own branch
         since the last compaction, newest first, at most ``CONTEXT_CAP``; and injected files."""
         edges = self.rec.batch.edges
+        memo: dict[str, list[tuple[str, str]]] = {}
         for turn_id, entry_id in self.turn_entry.items():
-            got: list[str] = []
-            cur = self.ids[entry_id].data.get("parentId")
-            seen: set[str] = set()
-            stop_at: str | None = None
-            while isinstance(cur, str) and cur in self.ids and cur not in seen and len(got) < CONTEXT_CAP:
-                seen.add(cur)
-                ent = self.ids[cur].data
-                if ent.get("type") == "compaction":
-                    first_kept = ent.get("firstKeptEntryId")
-                    if not isinstance(first_kept, str):
-                        break
-                    stop_at = first_kept
-                got.extend(self.context.get(cur, ()))
-                if stop_at is not None and cur == stop_at:
-                    break
-                p = ent.get("parentId")
-                cur = p if isinstance(p, str) else None
-            for src in got[:CONTEXT_CAP]:
+            parent = self.ids[entry_id].data.get("parentId")
+            got = self._context_of(parent, memo) if isinstance(parent, str) else []
+            for _entry, src in got:
                 edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "transcript_context"}))
             for src in self.injected:
                 edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "system_prompt"}))
