@@ -1,9 +1,8 @@
 """Finding and reading OpenClaw's evidence files, read-only (reference sections 1, 3, 4, 6, 7).
 
-Nothing here writes to OpenClaw's files: SQLite databases are opened ``mode=ro`` (with their
-WAL, never ``immutable=1``), or, when there is no ``-shm`` file (a copied or read-only state
-dir, where opening would have to create one), as a private copy of the database and its WAL
-in a temporary directory. Readers never raise on bad input: they report ``file:line: cause;
+Nothing here writes to OpenClaw's files: SQLite databases are read from a private copy of
+the database and its WAL in a temporary directory (never ``immutable=1``, which ignores the
+WAL; and not ``mode=ro`` in place, which still rewrites or creates the ``-shm`` wal-index). Readers never raise on bad input: they report ``file:line: cause;
 next step`` problems and go on.
 """
 
@@ -21,7 +20,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import zstandard
 
@@ -191,17 +189,15 @@ def open_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection that sees the WAL and never writes next to ``path``."""
     tmp: str | None = None
     try:
-        if os.path.exists(str(path) + "-shm"):
-            con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, check_same_thread=False)
-        else:
-            # Opening a WAL database read-only needs a -shm file; creating one would write into
-            # OpenClaw's dir (or fail on a read-only one). Read a private copy instead.
-            tmp = tempfile.mkdtemp(prefix="clawtrace-oc-")
-            dst = os.path.join(tmp, path.name)
-            shutil.copyfile(path, dst)
-            if os.path.exists(str(path) + "-wal"):
-                shutil.copyfile(str(path) + "-wal", dst + "-wal")
-            con = sqlite3.connect(dst, check_same_thread=False)
+        # Even a mode=ro open of a WAL database writes its -shm wal-index (or creates -shm and
+        # -wal when absent), and the evidence must stay byte-identical: always read a private
+        # copy of the database and its WAL (the wal-index is rebuilt from the copied WAL).
+        tmp = tempfile.mkdtemp(prefix="clawtrace-oc-")
+        dst = os.path.join(tmp, path.name)
+        shutil.copyfile(path, dst)
+        if os.path.exists(str(path) + "-wal"):
+            shutil.copyfile(str(path) + "-wal", dst + "-wal")
+        con = sqlite3.connect(dst, check_same_thread=False)
         try:
             yield con
         finally:
