@@ -597,6 +597,89 @@ def _schema(obj: Ctx) -> int:
         return int(store.schema_version())
 
 
+# ----------------------------------------------------------------------------- serve
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; beyond loopback needs --token.")
+@click.option("--port", default=4318, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
+@click.option("--token", envvar="CLAWTRACE_TOKEN", help="Bearer token clients must send [env: CLAWTRACE_TOKEN].")
+@click.option("--spool", "spool_dir", type=click.Path(file_okay=False), help="Spool directory (default: <db>.spool).")
+@click.option("--spool-limit", default=1 << 30, show_default=True, type=click.IntRange(1), help="Spool bytes beyond which requests get 503.")
+@click.option("--max-backlog", default=2_000_000, show_default=True, type=click.IntRange(1), help="Unstored spans beyond which requests get 429.")
+@click.option("--batch-spans", default=20000, show_default=True, type=click.IntRange(1), help="Spans per ingest transaction, at most.")
+@click.option("--snapshot-interval", default=2.0, show_default=True, type=click.FloatRange(0), help="Seconds between read-only snapshots, at least.")
+@click.option("--keep-content", is_flag=True, envvar="CLAWTRACE_KEEP_CONTENT", help="Also store redacted content text.")
+@pass_ctx
+@handle_errors
+def serve(
+    obj: Ctx,
+    host: str,
+    port: int,
+    token: str | None,
+    spool_dir: str | None,
+    spool_limit: int,
+    max_backlog: int,
+    batch_spans: int,
+    snapshot_interval: float,
+    keep_content: bool,
+) -> None:
+    """Run the OTLP/HTTP receiver: POST /v1/traces (protobuf or JSON, gzip or not).
+
+    A request is answered 200 only once its body is fsynced to the spool; one writer
+    drains the spool into --db. While it runs, read commands (sessions, egress, why ...)
+    on the same --db read <db>.snapshot, refreshed after each batch. Overload gets 429/503
+    with Retry-After. GET /healthz and /metrics (Prometheus). SIGTERM or Ctrl-C stops
+    accepting, stores what is spooled, and closes the store.
+
+    \b
+    Example:
+      clawtrace serve
+      OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python my_agent.py
+      CLAWTRACE_TOKEN=s3cret clawtrace serve --host 0.0.0.0
+    """
+    import logging
+    import signal
+    import threading
+
+    from clawtrace.receiver import Receiver, ReceiverConfig, ReceiverConfigError, check_bind
+
+    try:
+        check_bind(host, token)
+    except ReceiverConfigError as e:
+        raise click.UsageError(str(e)) from e
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    cfg = ReceiverConfig(
+        db=obj.db,
+        host=host,
+        port=port,
+        token=token,
+        spool_dir=spool_dir,
+        spool_limit=spool_limit,
+        max_backlog=max_backlog,
+        batch_spans=batch_spans,
+        snapshot_interval=snapshot_interval,
+        keep_content=keep_content,
+    )
+    receiver = Receiver(cfg)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    receiver.start()
+    say(f"listening on {receiver.url}  (db {obj.db}, spool {receiver.spool.dir if receiver.spool else '?'})")
+    say(f"readers meanwhile: clawtrace --db {obj.db} egress   (reads {obj.db}.snapshot)")
+    while not stop.wait(1.0):
+        pass
+    say("stopping: no new requests; storing what is spooled ...")
+    receiver.stop()
+    h = receiver.health()
+    say(f"stopped: {h['spans_received']} spans received, {h['spans_stored']} stored, {h['spool_bytes']} bytes left in the spool")
+
+
 @cli.group("config")
 def config_() -> None:
     """Settings and where their values come from."""

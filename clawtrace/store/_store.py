@@ -115,7 +115,17 @@ class Store:
         try:
             con = duckdb.connect(p, read_only=read_only)
         except duckdb.Error as e:
-            raise _wrap(p, e) from e
+            err = _wrap(p, e)
+            snap = p + ".snapshot"  # written by `clawtrace serve` (clawtrace.receiver.snapshot_path)
+            if not (read_only and isinstance(err, StoreLockedError) and os.path.exists(snap)):
+                raise err from e
+            try:
+                con = duckdb.connect(snap, read_only=True)
+            except duckdb.Error:
+                raise err from e
+            when = dt.datetime.fromtimestamp(os.path.getmtime(snap)).strftime("%H:%M:%S")
+            log.warning("store is locked by clawtrace serve; reading the snapshot of %s", when)
+            p = snap
         store = cls(con, p, read_only)
         try:
             store._check_schema(migrate=migrate and not read_only)
