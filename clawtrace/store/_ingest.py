@@ -163,6 +163,10 @@ class _Redactor:
             out = self._encoded(out, h)
         return out
 
+    def clean_of_encoded(self, text: str) -> bool:
+        """True when no base64/hex run in ``text`` decodes to a secret."""
+        return len(text) < 24 or self._encoded(text, []) == text
+
     def _encoded(self, text: str, hits: list[rd.SecretHit]) -> str:
         pieces: list[str] = []
         last = 0
@@ -221,15 +225,15 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
     prep = _Prepared(cols, [], [], [], [], [], [], {})
     red = _Redactor()
     texts: list[tuple[str, list[rd.SecretHit]] | None] = []
-    probes: list[tuple[str, bool] | None] = []
+    # Everything stored about an event but its content, in one text: one detector pass per
+    # event instead of one per field; the common case (no secret) then stores the fields as is.
+    probes: list[tuple[str | None, str, bool]] = []
     for e in events:
         t = e.content.decode("utf-8", "replace") if e.content is not None else None
         texts.append(red.learn(t) if t is not None else None)
-        if e.attrs:
-            probe = json.dumps(e.attrs, default=str, ensure_ascii=False)
-            probes.append((probe, bool(red.learn(probe)[1])))
-        else:
-            probes.append(None)
+        attrs_json = json.dumps(e.attrs, default=str, sort_keys=True, ensure_ascii=False) if e.attrs else None
+        probe = "\x1e".join(x or "" for x in (attrs_json, e.summary, e.artifact, e.session_id, e.agent_id, e.tool_name))
+        probes.append((attrs_json, probe, bool(red.learn(probe)[1])))
     for i, e in enumerate(events):
         seq = first_seq + i
         role = content_role(e.kind)
@@ -254,9 +258,16 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
                 sensitivity = Sensitivity.SECRET.value
             if keep_content:
                 content_text = redacted
-        attrs = red.obj(e.attrs, hits, probes[i]) if e.attrs else {}
-        summary = red.text(e.summary, hits)
-        artifact = red.text(e.artifact, hits)
+        attrs_json, probe, found = probes[i]
+        summary: str | None
+        if not found and not any(k in probe for k in red.known) and red.clean_of_encoded(probe):
+            summary, artifact, session_id, agent_id, tool_name = e.summary, e.artifact, e.session_id, e.agent_id, e.tool_name
+        else:
+            attrs = red.obj(e.attrs, hits) if e.attrs else {}
+            attrs_json = json.dumps(attrs, default=str, sort_keys=True, ensure_ascii=False) if attrs else None
+            summary = red.text(e.summary, hits)
+            artifact = red.text(e.artifact, hits)
+            session_id, agent_id, tool_name = red.text(e.session_id), red.text(e.agent_id), red.text(e.tool_name)
         for h in {(h.type, h.digest) for h in hits}:
             prep.secrets.append((seq, role_name, h[0], h[1]))
         row = (
@@ -264,14 +275,14 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
             e.event_id,
             e.kind,
             e.ts,
-            red.text(e.session_id),
-            red.text(e.agent_id),
+            session_id,
+            agent_id,
             e.run_id,
             e.trace_id,
             e.span_id,
             e.parent_span_id,
             e.tool_call_id,
-            red.text(e.tool_name),
+            tool_name,
             artifact,
             e.trust,
             sensitivity,
@@ -280,7 +291,7 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
             content_sha,
             content_size,
             content_text,
-            json.dumps(attrs, default=str, sort_keys=True, ensure_ascii=False) if attrs else None,
+            attrs_json,
             batch_id,
         )
         for c, v in zip(_STAGED_EVENT_COLS, row):
