@@ -138,6 +138,7 @@ def _egress(db: Path) -> tuple[list[dict[str, Any]], str]:
         capture_output=True,
         text=True,
         cwd=db.parent,
+        check=False,
     )
     assert r.returncode == 0, r.stderr
     rows: list[dict[str, Any]] = json.loads(r.stdout)
@@ -269,6 +270,7 @@ def test_beyond_loopback_needs_a_token(db: Path) -> None:
         text=True,
         env=env,
         timeout=60,
+        check=False,
     )
     assert r.returncode == 2
     assert "refusing to listen on 0.0.0.0 without a bearer token" in r.stderr
