@@ -91,7 +91,7 @@ def _timed(fn: Callable[[], None], n: int) -> tuple[float, float]:
 
 def caller_cost(n: int, rounds: int, tmp: str) -> dict[str, Any]:
     """(a): us per recorded 4 KB event on the caller's thread, clawtrace versus a bare SDK span."""
-    path = "/work/notes.txt"
+    path = "/srv/agent/notes.txt"
     attrs = _file_read_attrs(path)
     name = sc.span_name(EventKind.FILE_READ)
 

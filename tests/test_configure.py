@@ -69,13 +69,13 @@ def _emit_tool_call_with_read(tp: TracerProvider, marker: str, session: str = "s
                 sc.AGENT_ID: "main",
                 sc.TOOL_NAME: "read",
                 sc.TOOL_CALL_ID: "call-1",
-                sc.CONTENT_TEXT: '{"path": "/work/notes.txt"}',
+                sc.CONTENT_TEXT: '{"path": "/srv/agent/notes.txt"}',
             },
         ),
         t.start_as_current_span(
             sc.span_name(EventKind.FILE_READ),
             attributes={
-                sc.FILE_PATH: "/work/notes.txt",
+                sc.FILE_PATH: "/srv/agent/notes.txt",
                 sc.CONTENT_TEXT: content,
                 sc.CONTENT_SIZE: len(content),
                 sc.TRUST: sc.Trust.UNTRUSTED.value,
@@ -109,7 +109,7 @@ def test_spans_reach_the_store_with_edges_and_fingerprints_and_no_raw_content(tm
         fps = store.con.execute("SELECT count(*) FROM fingerprints").fetchone()
     assert events == [
         ("tool.call", "sess-1", "call-1", None, "sdk", "unknown"),
-        ("file.read", "sess-1", "call-1", "file:///work/notes.txt", "sdk", "untrusted"),
+        ("file.read", "sess-1", "call-1", "file:///srv/agent/notes.txt", "sdk", "untrusted"),
     ] or [e[0] for e in events] == ["tool.call", "file.read"]
     assert ("tool.call", "file.read", "effect") in edges
     assert fps is not None and fps[0] > 0

@@ -573,10 +573,16 @@ def _git(argv: list[str], view: ShellView) -> None:
     view.contacts.append(c)
 
 
+_PIP_DEFAULT_INDEX = "pip-default-index"
+"""Destination name for ``pip install`` without ``--index-url``: the agent's configured index."""
+_NPM_DEFAULT_REGISTRY = "npm-default-registry"
+"""Destination name for ``npm install`` and friends: the agent's configured registry."""
+
+
 def _pip(argv: list[str], view: ShellView) -> None:
     if "install" not in argv and "download" not in argv:
         return
-    index = "https://pypi.org/simple"
+    index: str | None = None  # pip's configured default index: not knowable from the command line
     for i, a in enumerate(argv):
         if a in ("-i", "--index-url", "--extra-index-url") and i + 1 < len(argv):
             index = argv[i + 1]
@@ -587,7 +593,7 @@ def _pip(argv: list[str], view: ShellView) -> None:
         if _URL.match(p):
             host, port, url = _host_port(p)
             view.contacts.append(Contact("pip", host, port, url, "GET", download=True, note="package from URL"))
-    host, port, url = _host_port(index)
+    host, port, url = _host_port(index) if index else (_PIP_DEFAULT_INDEX, 443, None)
     view.contacts.append(Contact("pip", host, port, url, "GET", download=True, note="install " + " ".join(pkgs)[:200]))
 
 
@@ -595,7 +601,7 @@ def _npm(name: str, argv: list[str], view: ShellView) -> None:
     verbs = {"install", "i", "add", "ci", "exec", "x", "dlx", "publish"}
     if name != "npx" and not (set(argv[1:3]) & verbs):
         return
-    host, port, url = _host_port("https://registry.npmjs.org/")
+    host, port, url = _NPM_DEFAULT_REGISTRY, 443, None
     pkgs = [a for a in argv[2:] if not a.startswith("-")]
     publish = "publish" in argv[1:3]
     view.contacts.append(
