@@ -680,6 +680,42 @@ def serve(
     say(f"stopped: {h['spans_received']} spans received, {h['spans_stored']} stored, {h['spool_bytes']} bytes left in the spool")
 
 
+@cli.group("openclaw")
+def openclaw_() -> None:
+    """OpenClaw integration: live capture through the clawtrace plugin."""
+
+
+@openclaw_.command("install-plugin")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="OpenClaw state dir (default: $OPENCLAW_STATE_DIR, else ~/.openclaw). The config is "
+    "$OPENCLAW_CONFIG_PATH, else STATE/openclaw.json.",
+)
+@click.option(
+    "--endpoint",
+    default="http://127.0.0.1:4318/v1/traces",
+    show_default=True,
+    help="Where the plugin posts OTLP/HTTP JSON spans (clawtrace serve's /v1/traces).",
+)
+@handle_errors
+def openclaw_install_plugin(state_dir: Path | None, endpoint: str) -> None:
+    """Install the clawtrace plugin into an OpenClaw state dir and enable it.
+
+    Copies the plugin to STATE/clawtrace-plugin/, records ENDPOINT there, and adds
+    plugins.load.paths, plugins.entries.clawtrace.enabled and
+    plugins.entries.clawtrace.hooks.allowConversationAccess to the config (plain JSON only:
+    for a JSON5 config it prints the keys to add and changes nothing). Run `clawtrace serve`
+    to receive the spans; when it is down the plugin spools them and re-sends later.
+    """
+    from clawtrace.plugin_files import default_state_dir, install_plugin
+
+    got = install_plugin(state_dir or default_state_dir(), endpoint=endpoint)
+    say(f"installed the clawtrace plugin in {got.plugin_dir} (posting to {got.endpoint})")
+    say(f"config {got.config_path}: " + ("updated" if got.config_changed else "already had the plugin's keys"))
+    say("next: clawtrace serve   then run OpenClaw as usual")
+
+
 @cli.group("config")
 def config_() -> None:
     """Settings and where their values come from."""

@@ -1,0 +1,198 @@
+"""Real OpenClaw with the clawtrace plugin posting live to `clawtrace serve`, then the importer.
+
+`clawtrace serve --port 0` runs on a fresh store; `clawtrace openclaw install-plugin` installs
+the plugin into the harness's state dir (pointing at serve); the exfil-exec scenario runs; while
+serve still runs, `egress` and `why` on its snapshot must show the chain from the live spans.
+Then serve stops, `clawtrace import openclaw` reads the same state dir into the same store, and
+the tool calls must not be doubled: the plugin's tool.call events and the importer's share ids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import scenarios
+from .harness import OpenClawRun, wait_for
+from .scenarios import ScenarioRun, run_scenario
+
+pytestmark = pytest.mark.e2e
+
+VERSION = "2026.9.6"
+
+
+def _env(db: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAWTRACE_")}
+    env["CLAWTRACE_HOME"] = str(db.parent / "clawtrace-home")
+    return env
+
+
+def _ct(db: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clawtrace", "--db", str(db), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(db),
+        cwd=db.parent,
+    )
+
+
+def _json(db: Path, *args: str) -> Any:
+    r = _ct(db, *args, "--format", "json")
+    assert r.returncode == 0, f"clawtrace {' '.join(args)} exited {r.returncode}: {r.stderr[-3000:]}"
+    return json.loads(r.stdout)
+
+
+class Serve:
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.log = db.parent / "serve.stderr.log"
+        self._err = open(self.log, "wb")  # noqa: SIM115 -- closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "clawtrace", "--db", str(db), "serve", "--port", "0"],
+            env=_env(db),
+            cwd=db.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=self._err,
+        )
+        url = None
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"clawtrace serve exited {self.proc.returncode}: {self.text()}"
+            m = re.search(r"listening on (http://\S+)", self.text())
+            if m:
+                url = m.group(1).rstrip("/")
+            else:
+                time.sleep(0.1)
+        assert url, f"clawtrace serve did not report its address: {self.text()}"
+        self.url = url
+        self.traces = url + "/v1/traces"
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._err.close()
+
+
+def _tool_call_ids(db: Path) -> list[tuple[str, str, str]]:
+    rows = _json(db, "query", "SELECT event_id, tool_call_id, source FROM events WHERE kind = 'tool.call' ORDER BY ts")
+    return [(r["event_id"], r["tool_call_id"], r["source"]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str], str]) -> Iterator[dict[str, Any]]:
+    path = openclaw_path(VERSION)
+    root = tmp_path_factory.mktemp("oc-plugin")
+    db = root / "ct" / "store.duckdb"
+    db.parent.mkdir()
+    serve = Serve(db)
+
+    class WithPlugin(OpenClawRun):
+        def write_config(self) -> None:
+            super().write_config()
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "clawtrace",
+                    "openclaw",
+                    "install-plugin",
+                    "--state-dir",
+                    str(self.state),
+                    "--endpoint",
+                    serve.traces,
+                ],
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**_env(db), **self.env()},
+            )
+            assert r.returncode == 0, f"install-plugin exited {r.returncode}: {r.stderr}"
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(scenarios, "OpenClawRun", WithPlugin)
+    try:
+        sr = run_scenario("exfil-exec", root=root / "run", version=VERSION, path_prefix=path)
+    finally:
+        mp.undo()
+    try:
+        yield {"sr": sr, "db": db, "serve": serve}
+    finally:
+        serve.stop()
+
+
+def _egress_rows(db: Path) -> list[dict[str, Any]]:
+    return list(_json(db, "egress"))
+
+
+def test_plugin_installed_and_loaded(live: dict[str, Any]) -> None:
+    sr: ScenarioRun = live["sr"]
+    cfg = json.loads(sr.run.config_path.read_text())
+    entry = cfg["plugins"]["entries"]["clawtrace"]
+    assert entry["enabled"] is True and entry["hooks"]["allowConversationAccess"] is True
+    assert str(sr.state / "clawtrace-plugin") in cfg["plugins"]["load"]["paths"]
+    assert sr.sink.posts(), "the scenario's exfiltration did not reach the sink"
+
+
+def test_live_chain_while_serving(live: dict[str, Any]) -> None:
+    db: Path = live["db"]
+    sr: ScenarioRun = live["sr"]
+    # serve commits spool batches in the background: wait for the exec's egress to be readable
+    got: list[dict[str, Any]] = []
+
+    def ready() -> bool:
+        nonlocal got
+        got = [e for e in _egress_rows(db) if str(sr.sink_port) in json.dumps(e)]
+        return bool(got)
+
+    assert wait_for(ready, timeout=60), (
+        f"no live egress to the sink: {_egress_rows(db)}\nserve: {live['serve'].text()[-3000:]}\n"
+        f"spool: {list((sr.state / 'clawtrace-plugin').rglob('*'))}"
+    )
+    eg = got[0]
+    text = json.dumps(eg)
+    assert "/collect" in text
+    chain = _json(db, "why", eg["event_id"])
+    kinds = (
+        {n["kind"] for n in chain["nodes"]}
+        if "nodes" in chain
+        else set(re.findall(r'"kind": "([a-z.]+)"', json.dumps(chain)))
+    )
+    assert "tool.call" in kinds and "model.turn" in kinds, json.dumps(chain, indent=1)[:4000]
+    calls = _tool_call_ids(db)
+    assert {c[1] for c in calls} >= {"call_read_1", "call_exec_2"} or len(calls) == 2, calls
+    assert all(c[2] == "otlp" for c in calls), calls
+
+
+def test_import_merges_with_live(live: dict[str, Any]) -> None:
+    db: Path = live["db"]
+    sr: ScenarioRun = live["sr"]
+    assert wait_for(lambda: len(_tool_call_ids(db)) >= 2, timeout=60)
+    before = _tool_call_ids(db)
+    live["serve"].stop()
+    r = _ct(db, "import", "openclaw", str(sr.state))
+    assert r.returncode == 0, f"import exited {r.returncode}: {r.stderr[-4000:]}"
+    after = _tool_call_ids(db)
+    assert len(after) == len(before) == 2, f"tool calls doubled or lost:\nlive {before}\nafter import {after}"
+    assert {e for e, _, _ in after} == {e for e, _, _ in before}
