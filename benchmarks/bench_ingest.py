@@ -335,40 +335,20 @@ def _anchor_table(batches: list[Batch]) -> pa.Table:
     def col(name: str) -> pa.Array:
         return pa.array([getattr(e, name) for e in evs], pa.string())
 
-    return pa.table(
-        {
-            "seq": pa.array(np.arange(n, dtype=np.int64)),
-            "event_id": col("event_id"),
-            "kind": col("kind"),
-            "ts": pa.array([e.ts for e in evs], pa.timestamp("ns")),
-            **{
-                k: col(k)
-                for k in (
-                    "session_id",
-                    "agent_id",
-                    "run_id",
-                    "trace_id",
-                    "span_id",
-                    "parent_span_id",
-                    "tool_call_id",
-                    "tool_name",
-                    "artifact",
-                    "trust",
-                    "sensitivity",
-                    "source",
-                    "summary",
-                )
-            },
-            "content_sha256": pa.array(
-                [rng.bytes(32).hex() if e.content is not None else None for e in evs], pa.string()
-            ),
-            "content_size": pa.array([len(e.content) if e.content is not None else None for e in evs], pa.int64()),
-            "content": pa.nulls(n, pa.string()),
-            "attrs": pa.array([json.dumps(e.attrs, sort_keys=True) if e.attrs else None for e in evs], pa.string()),
-            "batch_id": pa.array(np.ones(n, dtype=np.int64)),
-            "row_hash": pa.array([rng.bytes(32).hex() for _ in range(n)], pa.string()),
-        }
-    )
+    from clawtrace.store._store import STORED_EVENT_COLUMNS
+
+    special: dict[str, pa.Array] = {
+        "seq": pa.array(np.arange(n, dtype=np.int64)),
+        "ts": pa.array([e.ts for e in evs], pa.timestamp("ns")),
+        "content_sha256": pa.array([rng.bytes(32).hex() if e.content is not None else None for e in evs], pa.string()),
+        "content_size": pa.array([len(e.content) if e.content is not None else None for e in evs], pa.int64()),
+        "content": pa.nulls(n, pa.string()),
+        "attrs": pa.array([json.dumps(e.attrs, sort_keys=True) if e.attrs else None for e in evs], pa.string()),
+        "batch_id": pa.array(np.ones(n, dtype=np.int64)),
+    }
+    columns = {c: special[c] if c in special else col(c) for c in STORED_EVENT_COLUMNS}
+    columns["row_hash"] = pa.array([rng.bytes(32).hex() for _ in range(n)], pa.string())
+    return pa.table(columns)
 
 
 def _raw_insert(table: pa.Table, path: Path) -> float:
