@@ -51,7 +51,9 @@ class _NoopExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-class _EncodingCountingExporter(SpanExporter):
+class EncodingCountingExporter(SpanExporter):
+    """Counts what it is given, after encoding it to OTLP protobuf as every OTLP exporter must."""
+
     def __init__(self) -> None:
         self.n = 0
 
@@ -210,7 +212,8 @@ def hook_cost(n: int, rounds: int, tmp: str) -> dict[str, Any]:
     }
 
 
-def _burst(tp: TracerProvider, total: int, threads: int = 2) -> float:
+def burst(tp: TracerProvider, total: int, threads: int = 2) -> float:
+    """Emit ``total`` tool-call spans from ``threads`` threads as fast as possible; seconds taken."""
     t = tp.get_tracer("burst")
     name = sc.span_name(EventKind.TOOL_CALL)
 
@@ -234,10 +237,10 @@ def burst_loss(total: int, max_queue: int, tmp: str) -> dict[str, Any]:
     level = otel_log.level
     otel_log.setLevel(logging.CRITICAL)  # one warning per dropped span otherwise
     try:
-        counting = _EncodingCountingExporter()
+        counting = EncodingCountingExporter()
         tp0 = TracerProvider()
         tp0.add_span_processor(BatchSpanProcessor(counting))
-        bsp_s = _burst(tp0, total)
+        bsp_s = burst(tp0, total)
         tp0.force_flush()
         tp0.shutdown()
     finally:
@@ -246,7 +249,7 @@ def burst_loss(total: int, max_queue: int, tmp: str) -> dict[str, Any]:
 
     tp = TracerProvider()
     handle = configure(db=os.path.join(tmp, "burst.duckdb"), tracer_provider=tp, capture=False, max_queue=max_queue)
-    produce_s = _burst(tp, total)
+    produce_s = burst(tp, total)
     t0 = time.perf_counter()
     handle.flush(900)
     drain_s = time.perf_counter() - t0

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 import clawtrace._configure as cfg
+from benchmarks.bench_sdk import EncodingCountingExporter, burst  # the benchmark's burst and counting exporter
 from clawtrace import semconv as sc
 from clawtrace._configure import ClawtraceHandle, configure
 from clawtrace.ingest.otlp import OtlpSpan, decode_request, read_otlp_file, spans_to_batch
@@ -135,35 +135,6 @@ def test_keep_content_stores_text(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- bursts
 
 
-class _EncodingCountingExporter(SpanExporter):
-    """Counts what it is given, after encoding it to OTLP protobuf as every OTLP exporter must."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def export(self, spans: Any) -> SpanExportResult:
-        encode_spans(spans).SerializeToString()
-        self.n += len(spans)
-        return SpanExportResult.SUCCESS
-
-
-def _burst(tp: TracerProvider, total: int, threads: int = 2) -> float:
-    t = tp.get_tracer("burst")
-    name = sc.span_name(EventKind.TOOL_CALL)
-
-    def work(i: int) -> None:
-        for j in range(total // threads):
-            with t.start_as_current_span(name, attributes={sc.TOOL_CALL_ID: f"c{i}-{j}"}):
-                pass
-
-    t0 = time.perf_counter()
-    ths = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for th in ths:
-        th.start()
-    for th in ths:
-        th.join()
-    return time.perf_counter() - t0
-
 
 @pytest.mark.slow
 def test_100k_burst_loses_nothing_while_the_default_batch_processor_drops(
@@ -171,11 +142,11 @@ def test_100k_burst_loses_nothing_while_the_default_batch_processor_drops(
 ) -> None:
     total = 100_000
     # The default BatchSpanProcessor, default settings, an exporter that does the minimum real work.
-    counting = _EncodingCountingExporter()
+    counting = EncodingCountingExporter()
     tp0 = TracerProvider()
     tp0.add_span_processor(BatchSpanProcessor(counting))
     logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)  # its one-line-per-drop warnings
-    _burst(tp0, total)
+    burst(tp0, total)
     tp0.force_flush()
     tp0.shutdown()
     dropped = total - counting.n
@@ -185,7 +156,7 @@ def test_100k_burst_loses_nothing_while_the_default_batch_processor_drops(
     db = tmp_path / "burst.duckdb"
     tp = TracerProvider()
     h = configure(db=str(db), tracer_provider=tp, capture=False, max_queue=1000)
-    produce_s = _burst(tp, total)
+    produce_s = burst(tp, total)
     t0 = time.perf_counter()
     assert h.flush(300), h.stats()
     st = h.stats()
@@ -202,7 +173,7 @@ def test_small_queue_spills_and_replays(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     tp = TracerProvider()
     h = configure(db=str(db), tracer_provider=tp, capture=False, max_queue=10)
-    _burst(tp, 3000, threads=3)
+    burst(tp, 3000, threads=3)
     assert h.flush(120)
     st = h.stats()
     assert st.received == 3000 == st.exported and st.spilled > 0
