@@ -189,17 +189,13 @@ class _Redactor:
         pieces.append(text[last:])
         return "".join(pieces)
 
-    def obj(self, v: Any, hits: list[rd.SecretHit], probe: tuple[str, bool] | None = None) -> Any:
+    def obj(self, v: Any, hits: list[rd.SecretHit]) -> Any:
         """Redact a JSON-like value. One scan of its JSON text first: most attrs hold no
         secret, and one pass over the whole text is far cheaper than one per value."""
         if isinstance(v, (dict, list)):
-            if probe is None:
-                text = json.dumps(v, default=str, ensure_ascii=False)
-                probe = (text, bool(rd.scan(text)))
-            text, found = probe
-            if not found and not any(k in text for k in self.known) and self._encoded(text, []) == text:
+            text = json.dumps(v, default=str, ensure_ascii=False)
+            if not rd.scan(text) and not any(k in text for k in self.known) and self.clean_of_encoded(text):
                 return v
-            return self._walk(v, hits)
         return self._walk(v, hits)
 
     def _walk(self, v: Any, hits: list[rd.SecretHit]) -> Any:
