@@ -25,10 +25,21 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-__all__ = ["SecretHit", "scan", "redact", "redact_obj", "placeholder", "secret_uri", "is_secret_key", "PLACEHOLDER_RE"]
+__all__ = [
+    "PLACEHOLDER_RE",
+    "SecretHit",
+    "is_secret_key",
+    "placeholder",
+    "redact",
+    "redact_many",
+    "redact_obj",
+    "scan",
+    "scan_many",
+    "secret_uri",
+]
 
 _DIGEST_LEN: Final = 12
 
@@ -432,6 +443,11 @@ def scan(text: str) -> list[SecretHit]:
             start, end = m.span(det.group)
             if end > start:
                 found.append((det.priority, start, end, det.type))
+    return _resolve(text, found, blocked)
+
+
+def _resolve(text: str, found: list[tuple[int, int, int, str]], blocked: list[tuple[int, int]]) -> list[SecretHit]:
+    """The hits among ``found`` candidates: the highest priority wins each overlap."""
     if not found:
         return []
     found.sort()
@@ -456,11 +472,85 @@ def scan(text: str) -> list[SecretHit]:
     return hits
 
 
-def redact(text: str) -> tuple[str, list[SecretHit]]:
-    """``text`` with every secret replaced by its placeholder, and the hits (spans in ``text``)."""
-    hits = scan(text)
+def _scan_alone(text: str) -> bool:
+    """Texts ``scan_many`` hands to ``scan``: a NUL (its separator), placeholders, or
+    characters whose lower case is ASCII (the keyword view would differ)."""
+    return "\x00" in text or "[REDACTED:" in text or (not text.isascii() and any(c in text for c in _LOWER_TO_ASCII))
+
+
+def scan_many(texts: Sequence[str]) -> list[list[SecretHit]]:
+    """``[scan(t) for t in texts]``, far cheaper for many short texts.
+
+    The texts are joined with NUL and every needle is found with one pass over the whole,
+    not one per text; each candidate is then matched in its own text, so results are those
+    of ``scan`` exactly (no needle holds a NUL, so none is found across two texts).
+    """
+    out: list[list[SecretHit]] = [[] for _ in texts]
+    batch: list[str] = []
+    where: list[int] = []
+    for i, t in enumerate(texts):
+        if _scan_alone(t):
+            out[i] = scan(t)
+        elif t:
+            batch.append(t)
+            where.append(i)
+    if not batch:
+        return out
+    starts: list[int] = []
+    pos = 0
+    for t in batch:
+        starts.append(pos)
+        pos += len(t) + 1
+    joined = "\x00".join(batch)
+    view = _ascii_view(joined)
+    lower: bytes | None = None
+    view_cache: dict[bytes, list[int]] = {}
+    lower_cache: dict[bytes, list[int]] = {}
+    found: dict[int, list[tuple[int, int, int, str]]] = {}
+    locate = bisect.bisect_right
+    for det in _DETECTORS:
+        matches: list[tuple[int, re.Match[str]]] = []
+        match = det.pattern.match
+        if det.prefixes:
+            ends: dict[int, int] = {}
+            for i in _occurrences(view, det.prefix_plan, view_cache):
+                k = locate(starts, i) - 1
+                local = i - starts[k]
+                if local < ends.get(k, 0):
+                    continue  # finditer resumes after the previous match
+                m = match(batch[k], local)
+                if m is not None:
+                    matches.append((k, m))
+                    ends[k] = m.end()
+        elif not any(g in joined for g in det.gates):
+            continue
+        else:
+            gated = {k for k, t in enumerate(batch) if any(g in t for g in det.gates)}
+            if det.keywords:
+                if lower is None:
+                    lower = view.lower()
+                for i in _occurrences(lower, det.keyword_plan, lower_cache):
+                    k = locate(starts, i) - 1
+                    if k in gated:
+                        m = match(batch[k], i - starts[k])
+                        if m is not None:
+                            matches.append((k, m))
+            else:
+                matches.extend((k, m) for k in sorted(gated) for m in det.pattern.finditer(batch[k]))
+        for k, m in matches:
+            if det.check is not None and not det.check(m):
+                continue
+            start, end = m.span(det.group)
+            if end > start:
+                found.setdefault(k, []).append((det.priority, start, end, det.type))
+    for k, cands in found.items():
+        out[where[k]] = _resolve(batch[k], cands, [])
+    return out
+
+
+def _apply(text: str, hits: list[SecretHit]) -> str:
     if not hits:
-        return text, hits
+        return text
     parts: list[str] = []
     pos = 0
     for h in hits:
@@ -468,7 +558,18 @@ def redact(text: str) -> tuple[str, list[SecretHit]]:
         parts.append(h.placeholder)
         pos = h.end
     parts.append(text[pos:])
-    return "".join(parts), hits
+    return "".join(parts)
+
+
+def redact_many(texts: Sequence[str]) -> list[tuple[str, list[SecretHit]]]:
+    """``[redact(t) for t in texts]``, with the one-pass scan of ``scan_many``."""
+    return [(_apply(t, h), h) for t, h in zip(texts, scan_many(texts))]
+
+
+def redact(text: str) -> tuple[str, list[SecretHit]]:
+    """``text`` with every secret replaced by its placeholder, and the hits (spans in ``text``)."""
+    hits = scan(text)
+    return _apply(text, hits), hits
 
 
 def redact_obj(obj: Any) -> tuple[Any, list[SecretHit]]:

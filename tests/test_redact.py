@@ -8,8 +8,20 @@ import json
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from clawtrace.redact import PLACEHOLDER_RE, SecretHit, placeholder, redact, redact_obj, scan, secret_uri
+from clawtrace.redact import (
+    PLACEHOLDER_RE,
+    SecretHit,
+    placeholder,
+    redact,
+    redact_many,
+    redact_obj,
+    scan,
+    scan_many,
+    secret_uri,
+)
 from tests.secrets_corpus import fake_secrets
 
 CORPUS = fake_secrets()
@@ -24,7 +36,9 @@ def test_corpus_is_large_and_varied() -> None:
     assert len({t for t, _, _ in CORPUS}) >= 14
 
 
-@pytest.mark.parametrize(("type_", "secret", "template"), CORPUS, ids=[f"{i}-{t}" for i, (t, _, _) in enumerate(CORPUS)])
+@pytest.mark.parametrize(
+    ("type_", "secret", "template"), CORPUS, ids=[f"{i}-{t}" for i, (t, _, _) in enumerate(CORPUS)]
+)
 def test_each_fake_secret_is_redacted(type_: str, secret: str, template: str) -> None:
     text = template.replace("{secret}", secret)
     out, hits = redact(text)
@@ -104,14 +118,16 @@ BENIGN = [
     "password = get_password()\ntoken = request.headers.get('X-Token')\nself.secret = secret\n",
     "max_tokens=1024\nnum_tokens = len(tokenizer(text))\nauthor = 'Ada Lovelace'\n",
     "if (a + b) * c == d: x = {'key': value for key, value in items}\n",
-    "password: ${DB_PASSWORD}\napi_key: <your-api-key>\ntoken: \"\"\nsecret: changeme\nAUTH_TOKEN=***\n",
+    'password: ${DB_PASSWORD}\napi_key: <your-api-key>\ntoken: ""\nsecret: changeme\nAUTH_TOKEN=***\n',
     # Hashes and ids.
     "commit 3f2a1b4c5d6e7f8090a1b2c3d4e5f60718293a4b\nMerge: 1a2b3c4 5d6e7f8\n",
     "sha256 = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n",
     f"request_id={uuid.UUID(int=0x12345678123456781234567812345678)} trace={uuid.UUID(int=7)}\n",
-    "ETag: \"33a64df551425fcc55e4d42a148795d9f25f89d4\"\n",
+    'ETag: "33a64df551425fcc55e4d42a148795d9f25f89d4"\n',
     # Base64 of a PNG header, standalone.
-    base64.b64encode(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00\x00\x00\x01\x00\x08\x06\x00\x00\x00").decode(),
+    base64.b64encode(
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00\x00\x00\x01\x00\x08\x06\x00\x00\x00"
+    ).decode(),
     # Paths and URLs without credentials.
     "/home/ada/.config/openclaw/agents/main/sessions/2024-06-11T10-00-00.jsonl\n",
     "https://github.com/acme/app/blob/main/src/auth/token_store.py#L10\n",
@@ -135,3 +151,38 @@ def test_empty_and_non_string_inputs() -> None:
     assert redact("") == ("", [])
     assert redact_obj(None) == (None, [])
     assert redact_obj([1, 2.5, b"bytes"]) == ([1, 2.5, b"bytes"], [])
+
+
+# ---------------------------------------------------------------- scan_many == scan
+
+
+def _pieces() -> list[str]:
+    out = [tpl.replace("{secret}", secret) for _, secret, tpl in fake_secrets()]
+    out += [
+        "password = get_password()",
+        "token=token",
+        "K\u212aY password: 'Sup3rS3cretValue!'",  # KELVIN SIGN: lower case is ASCII
+        "[REDACTED:openai_key:0123456789ab] and sk-proj-" + "A1b2" * 6,
+        "plain prose about the budget meeting, nothing to see",
+        'caf\u00e9 secret="h\u00e9llo-w0rld-value"',
+        "",
+        "a\x00b password=NulSeparated123",
+        "https://user:pa55word@example.com/x",
+        "=" * 30,
+    ]
+    return out
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_pieces()), st.text(max_size=40), st.sampled_from(_pieces())), max_size=12))
+def test_scan_many_equals_scan_on_each(parts: list[tuple[str, str, str]]) -> None:
+    texts = [a + mid + b for a, mid, b in parts]
+    assert scan_many(texts) == [scan(t) for t in texts]
+    assert redact_many(texts) == [redact(t) for t in texts]
+
+
+def test_scan_many_on_the_whole_corpus_finds_every_secret() -> None:
+    texts = _pieces()
+    many = scan_many(texts)
+    assert many == [scan(t) for t in texts]
+    assert sum(len(h) for h in many) >= len(fake_secrets())

@@ -8,6 +8,7 @@ is stored with its ``ingest_log`` row, or nothing is.
 from __future__ import annotations
 
 import base64
+import bisect
 import dataclasses
 import hashlib
 import json
@@ -15,7 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 import numpy as np
@@ -28,7 +29,7 @@ from clawtrace.model import Batch, Edge, Event, artifact_kind, parent_edge_kind
 from clawtrace.semconv import ContentRole, Sensitivity, content_role
 from clawtrace.store._store import STORED_EVENT_COLUMNS, Store, _wrap
 
-__all__ = ["IngestResult", "ingest", "EVENT_HASH_SQL", "EDGE_HASH_SQL"]
+__all__ = ["EDGE_HASH_SQL", "EVENT_HASH_SQL", "IngestResult", "ingest"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,47 @@ _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){16,}(?![0-9A-Fa-f])")
 
 
+def _class_table(chars: bytes) -> bytes:
+    table = bytearray(b" " * 256)
+    for c in chars:
+        table[c] = ord("a")
+    return bytes(table)
+
+
+_B64_TABLE: Final = _class_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
+_HEX_TABLE: Final = _class_table(b"0123456789abcdefABCDEF")
+
+
+def _class_runs(marked: bytes, min_len: int) -> list[tuple[int, int]]:
+    """Maximal runs of ``a`` at least ``min_len`` long in a ``_class_table`` translation."""
+    seed = b"a" * min_len
+    out: list[tuple[int, int]] = []
+    i = marked.find(seed)
+    while i >= 0:
+        end = marked.find(b" ", i + min_len)
+        if end < 0:
+            end = len(marked)
+        out.append((i, end))
+        i = marked.find(seed, end)
+    return out
+
+
+def _encoded_runs(text: str) -> list[tuple[int, int]]:
+    """The spans ``_B64_RUN.finditer`` and ``_HEX_RUN.finditer`` find in ``text``, by
+    ``bytes.translate`` and ``find`` (several times faster than the regex scanner): a base64
+    match is a maximal class run of 24+ with up to two ``=``; a hex match a maximal hex run
+    of even length 32+ (an odd one fails the regex's lookarounds at every start)."""
+    view = text.encode("ascii", "replace") if not text.isascii() else text.encode("ascii")
+    out: list[tuple[int, int]] = []
+    for start, end in _class_runs(view.translate(_B64_TABLE), 24):
+        pad = 0
+        while pad < 2 and view[end + pad : end + pad + 1] == b"=":
+            pad += 1
+        out.append((start, end + pad))
+    out.extend((s, e) for s, e in _class_runs(view.translate(_HEX_TABLE), 32) if (e - s) % 2 == 0)
+    return out
+
+
 def _decode_run(run: str) -> str | None:
     try:
         if _HEX_RUN.fullmatch(run) and len(run) % 2 == 0:
@@ -118,19 +160,64 @@ class _Redactor:
     def __init__(self) -> None:
         self.known: dict[str, rd.SecretHit] = {}
         self._cache: dict[str, tuple[str, list[rd.SecretHit]]] = {}
+        self._runs: dict[str, bool] = {}
 
     def learn(self, text: str) -> tuple[str, list[rd.SecretHit]]:
         """First pass over a content: redact it and remember its secrets for the batch."""
-        out, hits = rd.redact(text)
-        for h in hits:
-            value = text[h.start : h.end]
-            if len(value) >= 8:
-                self.known.setdefault(value, h)
-        return out, list(hits)
+        return self.learn_many([text])[0]
 
-    def finish(self, out: str, h: list[rd.SecretHit], hits: list[rd.SecretHit]) -> str:
-        """Second pass over a content redacted by ``learn``: secrets seen elsewhere, encoded runs."""
-        out = self._known(out, h)
+    def learn_many(self, texts: list[str]) -> list[tuple[str, list[rd.SecretHit]]]:
+        """``learn`` of many texts with one detector pass over all of them."""
+        out = rd.redact_many(texts)
+        for text, (_, hits) in zip(texts, out):
+            for h in hits:
+                value = text[h.start : h.end]
+                if len(value) >= 8:
+                    self.known.setdefault(value, h)
+        return out
+
+    def dirty(self, texts: list[str]) -> list[bool]:
+        """For each text, whether ``_known`` could change it: it holds a secret seen in this
+        batch or a base64/hex run that decodes to one. One pass over all texts per known
+        secret and per run pattern instead of one per text (runs and needles hold no NUL,
+        so none is found across two texts)."""
+        flags = [False] * len(texts)
+        if not texts:
+            return flags
+        if any("\x00" in t for t in texts) or any("\x00" in v for v in self.known):
+            return [True] * len(texts)
+        starts: list[int] = []
+        pos = 0
+        for t in texts:
+            starts.append(pos)
+            pos += len(t) + 1
+        joined = "\x00".join(texts)
+        locate = bisect.bisect_right
+        for value in self.known:
+            i = joined.find(value)
+            while i >= 0:
+                k = locate(starts, i) - 1
+                flags[k] = True
+                i = joined.find(value, starts[k + 1]) if k + 1 < len(starts) else -1
+        for start, end in _encoded_runs(joined):
+            k = locate(starts, start) - 1
+            if not flags[k] and self._run_holds_secret(joined[start:end]):
+                flags[k] = True
+        return flags
+
+    def _run_holds_secret(self, run: str) -> bool:
+        held = self._runs.get(run)
+        if held is None:
+            decoded = _decode_run(run)
+            held = bool(decoded and len(decoded) >= 8 and rd.scan(decoded))
+            self._runs[run] = held
+        return held
+
+    def finish(self, out: str, h: list[rd.SecretHit], hits: list[rd.SecretHit], dirty: bool = True) -> str:
+        """Second pass over a content redacted by ``learn``: secrets seen elsewhere, encoded
+        runs (skipped when ``dirty`` says neither is there)."""
+        if dirty:
+            out = self._known(out, h)
         hits.extend(h)
         return out
 
@@ -220,16 +307,21 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
     cols: dict[str, list[Any]] = {c: [] for c in _STAGED_EVENT_COLS}
     prep = _Prepared(cols, [], [], [], [], [], [], {})
     red = _Redactor()
-    texts: list[tuple[str, list[rd.SecretHit]] | None] = []
     # Everything stored about an event but its content, in one text: one detector pass per
     # event instead of one per field; the common case (no secret) then stores the fields as is.
-    probes: list[tuple[str | None, str, bool]] = []
+    decoded: list[str | None] = []
+    probes: list[tuple[str | None, str]] = []
     for e in events:
-        t = e.content.decode("utf-8", "replace") if e.content is not None else None
-        texts.append(red.learn(t) if t is not None else None)
+        decoded.append(e.content.decode("utf-8", "replace") if e.content is not None else None)
         attrs_json = json.dumps(e.attrs, default=str, sort_keys=True, ensure_ascii=False) if e.attrs else None
         probe = "\x1e".join(x or "" for x in (attrs_json, e.summary, e.artifact, e.session_id, e.agent_id, e.tool_name))
-        probes.append((attrs_json, probe, bool(red.learn(probe)[1])))
+        probes.append((attrs_json, probe))
+    contents = [t for t in decoded if t is not None]
+    learned = iter(red.learn_many(contents + [p for _, p in probes]))
+    texts = [next(learned) if t is not None else None for t in decoded]
+    probe_found = [bool(h) for _, h in learned]
+    content_dirty = iter(red.dirty([out for out, _ in (t for t in texts if t is not None)]))
+    probe_dirty = red.dirty([p for _, p in probes])
     for i, e in enumerate(events):
         seq = first_seq + i
         role = content_role(e.kind)
@@ -249,15 +341,21 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
                 prep.fp_pos.append(f.positions.astype(np.int32, copy=False))
                 prep.fp_enc.append(f.encodings)
             first = texts[i]
-            redacted = red.finish(first[0], first[1], hits) if first is not None else None
+            redacted = red.finish(first[0], first[1], hits, next(content_dirty)) if first is not None else None
             if hits and sensitivity == Sensitivity.NONE.value:
                 sensitivity = Sensitivity.SECRET.value
             if keep_content:
                 content_text = redacted
-        attrs_json, probe, found = probes[i]
+        attrs_json, _ = probes[i]
         summary: str | None
-        if not found and not any(k in probe for k in red.known) and red.clean_of_encoded(probe):
-            summary, artifact, session_id, agent_id, tool_name = e.summary, e.artifact, e.session_id, e.agent_id, e.tool_name
+        if not probe_found[i] and not probe_dirty[i]:
+            summary, artifact, session_id, agent_id, tool_name = (
+                e.summary,
+                e.artifact,
+                e.session_id,
+                e.agent_id,
+                e.tool_name,
+            )
         else:
             attrs = red.obj(e.attrs, hits) if e.attrs else {}
             attrs_json = json.dumps(attrs, default=str, sort_keys=True, ensure_ascii=False) if attrs else None
@@ -450,7 +548,21 @@ def _write_artifacts(con: duckdb.DuckDBPyConnection, prep: _Prepared, batch: Bat
 def _write_spans(con: duckdb.DuckDBPyConnection, batch: Batch, batch_id: int) -> int:
     if not batch.spans:
         return 0
-    rows: dict[str, list[Any]] = {k: [] for k in ("trace_id", "span_id", "parent_span_id", "name", "start_ts", "end_ts", "attrs", "resource", "scope", "status_code")}
+    rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "trace_id",
+            "span_id",
+            "parent_span_id",
+            "name",
+            "start_ts",
+            "end_ts",
+            "attrs",
+            "resource",
+            "scope",
+            "status_code",
+        )
+    }
     for s in batch.spans:
         rows["trace_id"].append(s.get("trace_id"))
         rows["span_id"].append(s.get("span_id"))
@@ -664,7 +776,9 @@ def _derive_edges(con: duckdb.DuckDBPyConnection, lo: int, hi: int) -> None:
 
 def _result_carries_reads(con: duckdb.DuckDBPyConnection) -> None:
     """A tool call's result carries what the call read: data_flow read -> result, by shared call."""
-    calls = [r[0] for r in con.execute("SELECT DISTINCT src FROM _new_edges WHERE kind IN ('effect', 'returned')").fetchall()]
+    calls = [
+        r[0] for r in con.execute("SELECT DISTINCT src FROM _new_edges WHERE kind IN ('effect', 'returned')").fetchall()
+    ]
     if not calls:
         return
     ids = ",".join(str(int(c)) for c in calls)
@@ -722,7 +836,7 @@ def _touch_sessions(con: duckdb.DuckDBPyConnection, lo: int, hi: int, first_edge
         {"lo": lo, "hi": hi},
     )
     con.execute("DELETE FROM sessions WHERE session_id IN (SELECT session_id FROM _touched)")
-    parent = f"$.\"{sc.SESSION_PARENT}\""
+    parent = f'$."{sc.SESSION_PARENT}"'
     con.execute(
         f"""
         INSERT INTO sessions
@@ -765,7 +879,9 @@ def chain_next(prev_chain: str, digest: str) -> str:
 GENESIS = "0" * 64
 
 
-def _log_batch(con: duckdb.DuckDBPyConnection, batch_id: int, source: str, lo: int, hi: int, elo: int, ehi: int) -> None:
+def _log_batch(
+    con: duckdb.DuckDBPyConnection, batch_id: int, source: str, lo: int, hi: int, elo: int, ehi: int
+) -> None:
     prev = con.execute("SELECT chain FROM ingest_log ORDER BY batch_id DESC LIMIT 1").fetchone()
     prev_chain = prev[0] if prev else GENESIS
     digest = batch_digest(con, batch_id)
