@@ -199,19 +199,23 @@ class _Redactor:
                 k = locate(starts, i) - 1
                 flags[k] = True
                 i = joined.find(value, starts[k + 1]) if k + 1 < len(starts) else -1
-        for start, end in _encoded_runs(joined):
-            k = locate(starts, start) - 1
-            if not flags[k] and self._run_holds_secret(joined[start:end]):
+        runs = [(locate(starts, start) - 1, joined[start:end]) for start, end in _encoded_runs(joined)]
+        self._learn_runs([run for k, run in runs if not flags[k]])
+        for k, run in runs:
+            if not flags[k] and self._runs[run]:
                 flags[k] = True
         return flags
 
-    def _run_holds_secret(self, run: str) -> bool:
-        held = self._runs.get(run)
-        if held is None:
-            decoded = _decode_run(run)
-            held = bool(decoded and len(decoded) >= 8 and rd.scan(decoded))
-            self._runs[run] = held
-        return held
+    def _learn_runs(self, runs: list[str]) -> None:
+        """Decide for each new base64/hex run whether its decoding holds a secret, with one
+        ``scan_many`` over all the decodings."""
+        new = [r for r in dict.fromkeys(runs) if r not in self._runs]
+        decoded = [_decode_run(r) for r in new]
+        todo = [(r, d) for r, d in zip(new, decoded) if d and len(d) >= 8]
+        for r in new:
+            self._runs[r] = False
+        for (r, _), hits in zip(todo, rd.scan_many([d for _, d in todo])):
+            self._runs[r] = bool(hits)
 
     def finish(self, out: str, h: list[rd.SecretHit], hits: list[rd.SecretHit], dirty: bool = True) -> str:
         """Second pass over a content redacted by ``learn``: secrets seen elsewhere, encoded
