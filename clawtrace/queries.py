@@ -1,8 +1,10 @@
 """Named queries: one ``.sql`` file per query in ``queries/``, with a header.
 
 Header lines at the top of the file, ``-- key: value``: ``name``, ``description``,
-``severity`` (detections), ``params`` (comma separated), ``references``. Values are bound
-as ``$name``; never formatted into the SQL.
+``kind`` (``view``, the default, or ``detection``), ``severity`` (detections: critical,
+high, medium, low or info), ``params`` (comma separated), ``references``. Values are bound
+as ``$name``; never formatted into the SQL. Detections are what ``clawtrace hunt`` runs
+(``clawtrace.hunt``); every one returns the finding columns listed there.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ class NamedQuery:
     severity: str | None
     references: str | None
     path: str
+    kind: str = "view"
+    """``view`` (a listing) or ``detection`` (run by ``clawtrace hunt``)."""
+
+    @property
+    def is_detection(self) -> bool:
+        """True for a detection (header ``-- kind: detection``)."""
+        return self.kind == "detection"
 
     def used_params(self) -> set[str]:
         """The ``$names`` the SQL actually uses (outside string literals)."""
@@ -72,6 +81,7 @@ def _parse(path: Path) -> NamedQuery:
         severity=meta.get("severity"),
         references=meta.get("references"),
         path=str(path),
+        kind=meta.get("kind", "view"),
     )
 
 
