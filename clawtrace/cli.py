@@ -471,7 +471,7 @@ _EGRESS_COLS = ["event_id", "ts", "session_id", "destination", "bytes_out", "ver
 @handle_errors
 def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) -> None:
     """Every egress: destination, bytes, the sensitive data it carried, and a verdict
-    (exfiltration, suspicious, ok)."""
+    (exfiltration, suspicious, ok; blocked when a policy gate stopped the call)."""
     from clawtrace.graph import egress as egress_
 
     with obj.reader() as store:
@@ -486,6 +486,9 @@ def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) ->
         n = sum(1 for r in rows if r["verdict"] == "exfiltration")
         if n:
             say(f"{n} exfiltration(s); next: clawtrace why EVENT")
+        b = sum(1 for r in rows if r["verdict"] == "blocked")
+        if b:
+            say(f"{b} egress attempt(s) blocked by a policy gate (never sent); next: clawtrace why EVENT")
     else:
         _emit(rows, f)
 
@@ -698,8 +701,25 @@ def openclaw_() -> None:
     show_default=True,
     help="Where the plugin posts OTLP/HTTP JSON spans (clawtrace serve's /v1/traces).",
 )
+@click.option(
+    "--policy-allow",
+    "policy_allow",
+    multiple=True,
+    metavar="PATTERN",
+    help="Turn the egress policy gate on and allow tool calls to contact PATTERN (repeatable): "
+    "'*', 'host', 'host:port', '*.domain', 'channel:NAME', 'web-search'. Everything else is blocked.",
+)
+@click.option(
+    "--policy-strict",
+    is_flag=True,
+    help="Turn the gate on in strict mode: also block every egress once the session read a "
+    "credential file (fails closed).",
+)
+@click.option("--policy-off", is_flag=True, help="Turn the policy gate off (it is off unless asked for).")
 @handle_errors
-def openclaw_install_plugin(state_dir: Path | None, endpoint: str) -> None:
+def openclaw_install_plugin(
+    state_dir: Path | None, endpoint: str, policy_allow: tuple[str, ...], policy_strict: bool, policy_off: bool
+) -> None:
     """Install the clawtrace plugin into an OpenClaw state dir and enable it.
 
     Copies the plugin to STATE/clawtrace-plugin/, records ENDPOINT there, and adds
@@ -707,12 +727,25 @@ def openclaw_install_plugin(state_dir: Path | None, endpoint: str) -> None:
     plugins.entries.clawtrace.hooks.allowConversationAccess to the config (plain JSON only:
     for a JSON5 config it prints the keys to add and changes nothing). Run `clawtrace serve`
     to receive the spans; when it is down the plugin spools them and re-sends later.
-    """
-    from clawtrace.plugin_files import default_state_dir, install_plugin
 
-    got = install_plugin(state_dir or default_state_dir(), endpoint=endpoint)
+    The --policy-* options write plugins.entries.clawtrace.config.policy; without them any
+    policy already configured is kept.
+
+    \b
+    Example: clawtrace openclaw install-plugin --policy-allow '*.github.com' --policy-strict
+    """
+    from clawtrace.plugin_files import PluginInstallError, default_state_dir, install_plugin, make_policy
+
+    try:
+        policy = make_policy(policy_allow, strict=policy_strict, off=policy_off)
+    except PluginInstallError as e:
+        raise click.UsageError(str(e)) from None
+    got = install_plugin(state_dir or default_state_dir(), endpoint=endpoint, policy=policy)
     say(f"installed the clawtrace plugin in {got.plugin_dir} (posting to {got.endpoint})")
     say(f"config {got.config_path}: " + ("updated" if got.config_changed else "already had the plugin's keys"))
+    if got.policy is not None:
+        allowed = ", ".join(got.policy.get("allow") or []) or "nothing"
+        say(f"policy gate on{' (strict)' if got.policy.get('strict') else ''}: egress allowed to {allowed}")
     say("next: clawtrace serve   then run OpenClaw as usual")
 
 

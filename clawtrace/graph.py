@@ -334,7 +334,12 @@ def egress(store: Store, *, session: str | None = None, since: str | None = None
         bytes_out = attrs.get(sc.NET_BYTES_OUT) or attrs.get(sc.HTTP_BODY_SIZE) or e.get("content_size")
         encoded = any(isinstance(c["evidence"], dict) and c["evidence"].get("encoding") not in (None, "raw") for c in carried)
         steered = [a for a in anc.values() if _is_untrusted_origin(a)]
-        if carried:
+        blocked = attrs.get(sc.POLICY_VERDICT) == "block"
+        if blocked:
+            # A policy gate stopped the call: the data never left (what it would have carried
+            # is still listed).
+            verdict = "blocked"
+        elif carried:
             verdict = "exfiltration"
         elif steered or (host and host not in seen_hosts and bool(bytes_out and int(bytes_out) > _LARGE_PAYLOAD)):
             # Untrusted content reached the request (its URL, command or body), or a large
@@ -342,7 +347,8 @@ def egress(store: Store, *, session: str | None = None, since: str | None = None
             verdict = "suspicious"
         else:
             verdict = "ok"
-        seen_hosts.add(host)
+        if not blocked:
+            seen_hosts.add(host)
         out.append(
             public_event(
                 e,

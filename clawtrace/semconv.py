@@ -233,7 +233,10 @@ POLICY_RULE: Final = "clawtrace.policy.rule"
 """The rule a ``policy.decision`` applied."""
 
 POLICY_VERDICT: Final = "clawtrace.policy.verdict"
-"""``allow`` or ``block``."""
+"""``allow`` or ``block``. Also set on the effects of a blocked tool call (what it would have done)."""
+
+POLICY_REASON: Final = "clawtrace.policy.reason"
+"""Why a ``policy.decision`` decided so, in words (the text a blocked agent is shown)."""
 
 # --------------------------------------------------------------------------- OpenClaw import
 

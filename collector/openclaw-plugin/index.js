@@ -17,10 +17,15 @@
 //   llm_output, agent_end,        -> openclaw.* spans (kept by clawtrace as raw spans)
 //   session_start/_end
 //
+// Optionally (settings `policy`, off by default) a policy gate in before_tool_call blocks
+// egress to hosts outside an allowlist, and in strict mode any egress once the session read a
+// credential; each decision is a clawtrace.policy.decision span linked to the call (policy.js).
+//
 // gen_ai.conversation.id is OpenClaw's sessionId and gen_ai.tool.call.id its toolCallId, the
 // ids the transcript importer keys tool calls on, so live and imported evidence merge.
 //
-// Never blocks or breaks the agent: every hook is wrapped, returns nothing, and only queues.
+// Capture never blocks or breaks the agent: every hook is wrapped, returns nothing (except the
+// gate's block result), and only queues.
 // Batches are posted in the background with retries; a batch that cannot be delivered goes to
 // a bounded spool file (JSON lines) that is re-sent when the receiver answers again, and at
 // process exit whatever is still queued is spooled and one bounded (3 s) drain is attempted.
@@ -32,6 +37,8 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { Gate, normalizePolicy } from "./policy.js";
 
 export const PLUGIN_ID = "clawtrace";
 export const VERSION = "0.1.0";
@@ -48,6 +55,7 @@ export const DEFAULTS = Object.freeze({
   maxBatch: 256,
   retries: 3,
   timeoutMs: 5000,
+  policy: null, // the policy gate (policy.js); off unless set
 });
 
 // ------------------------------------------------------------------------------ settings
@@ -551,32 +559,77 @@ export class Collector {
 
   // -- tools
 
-  before_tool_call(ev, ctx) {
+  /** The span ids the tool call `ev` will get (so a policy decision can point at it first). */
+  reserveCall(ev, ctx) {
+    const r = this.run(ev.runId, ctx);
+    const id = ev.toolCallId || ctx?.toolCallId;
+    const c = { traceId: r.traceId, spanId: hex(8), start: nowNs(), id };
+    this.reserved = c;
+    return c;
+  }
+
+  before_tool_call(ev, ctx, decision) {
     const id = ev.toolCallId || ctx?.toolCallId;
     const r = this.run(ev.runId, ctx);
     const params = ev.params ?? {};
     const common = this.common(ev, ctx, ev.runId);
-    const c = { traceId: r.traceId, spanId: hex(8), start: nowNs(), runId: r.id, name: ev.toolName || ctx?.toolName,
-                params, common, cwd: ctx?.workspaceDir, resultSent: false };
+    const res = this.reserved && this.reserved.id === id && this.reserved.traceId === r.traceId ? this.reserved : null;
+    this.reserved = null;
+    const c = { traceId: r.traceId, spanId: res?.spanId ?? hex(8), start: res?.start ?? nowNs(), runId: r.id,
+                name: ev.toolName || ctx?.toolName, params, common, cwd: ctx?.workspaceDir, resultSent: false };
     if (id) this.calls.set(id, c);
     if (this.calls.size > 4096) this.calls.delete(this.calls.keys().next().value);
+    let links;
+    if (decision) {
+      const d = this.decisionSpan(decision, c, id);
+      links = [{ traceId: d.traceId, spanId: d.spanId, kind: "effect" }]; // decision -> call: why the call ran or not
+      c.policy = { "clawtrace.policy.verdict": decision.verdict, "clawtrace.policy.rule": decision.rule };
+      if (decision.verdict === "block") c.blocked = c.policy;
+    }
     const attrs = {
       ...common,
       "gen_ai.operation.name": "execute_tool",
       "gen_ai.tool.name": c.name,
       "gen_ai.tool.call.id": id,
       "process.working_directory": ctx?.workspaceDir,
+      ...(c.policy || {}),
       ...clip(JSON.stringify(params), this.s.maxContentBytes),
     };
-    this.span("clawtrace.tool.call", { traceId: c.traceId, spanId: c.spanId, parent: r.turn?.spanId, start: c.start, attrs });
+    this.span("clawtrace.tool.call", { traceId: c.traceId, spanId: c.spanId, parent: r.turn?.spanId, start: c.start, attrs, links });
     this.argEffects(c, id);
+  }
+
+  /** A clawtrace.policy.decision span for the call `c` (emitted before the call's own span). */
+  decisionSpan(decision, c, id) {
+    const d = decision.at || decision.destinations?.[0] || {};
+    const taint = decision.taint;
+    return this.span("clawtrace.policy.decision", {
+      traceId: c.traceId, start: c.start,
+      links: taint?.traceId && taint?.spanId && taint.toolCallId !== id
+        ? [{ traceId: taint.traceId, spanId: taint.spanId, kind: "consumed" }] : undefined,
+      attrs: {
+        ...c.common,
+        "gen_ai.tool.name": c.name,
+        "gen_ai.tool.call.id": id,
+        "clawtrace.policy.verdict": decision.verdict,
+        "clawtrace.policy.rule": decision.rule,
+        "clawtrace.policy.reason": decision.reason,
+        "clawtrace.summary": `policy ${decision.verdict} (${decision.rule}): ${c.name} to ` +
+          (decision.destinations?.map((x) => (x.channel != null ? `channel:${x.channel}` : `${x.host ?? "?"}${x.port != null ? `:${x.port}` : ""}`)).join(", ") || "?"),
+        "server.address": d.host ?? undefined,
+        "server.port": d.port ?? undefined,
+        "url.full": d.url ?? undefined,
+        "openclaw.policy.sensitive_path": taint?.path,
+        "openclaw.policy.error": decision.error,
+      },
+    });
   }
 
   effect(c, id, kind, attrs, { links, content } = {}) {
     return this.span(`clawtrace.${kind}`, {
       traceId: c.traceId, parent: c.spanId, links,
       attrs: { ...c.common, "gen_ai.tool.call.id": id, "gen_ai.tool.name": c.name,
-               ...(content != null ? clip(content, this.s.maxContentBytes) : {}), ...attrs },
+               ...(content != null ? clip(content, this.s.maxContentBytes) : {}), ...(c.blocked || {}), ...attrs },
     });
   }
 
@@ -693,9 +746,11 @@ export function register(api, settings) {
   const s = settings || loadSettings(api?.pluginConfig);
   const exporter = new Exporter(s, log);
   const collector = new Collector((sp) => exporter.add(sp), s);
+  const gate = makeGate(s, log);
   for (const hook of HOOKS) {
     try {
       api.on(hook, (event, ctx) => {
+        if (hook === "before_tool_call" && gate) return gated(gate, collector, exporter, event || {}, ctx || {}, log);
         try {
           collector[hook](event || {}, ctx || {});
           if (hook === "agent_end" || hook === "session_end") exporter.flush();
@@ -713,7 +768,47 @@ export function register(api, settings) {
     process.on("exit", () => { for (const x of register.exporters) { try { x.exitFlush(); } catch { /* never */ } } });
   }
   register.exporters.push(exporter);
-  return { collector, exporter };
+  return { collector, exporter, gate };
+}
+
+/** The policy gate for settings `s`, or null when it is off (the default). */
+export function makeGate(s, log) {
+  let policy = null;
+  try {
+    policy = normalizePolicy(s.policy);
+    if (policy && !policy.statePath) policy.statePath = path.join(path.dirname(s.spoolPath), "policy-taint.jsonl");
+  } catch (e) {
+    log(`clawtrace: bad policy settings ${JSON.stringify(s.policy)}: ${e}`);
+    policy = { allow: [], bad: [], strict: true, statePath: "" }; // a broken gate config fails closed
+  }
+  if (!policy) return null;
+  log(`clawtrace: policy gate on (${policy.strict ? "strict, " : ""}allow: ${policy.allow.map((a) => a.text).join(", ") || "nothing"})`);
+  return new Gate(policy, { log });
+}
+
+/**
+ * before_tool_call with the gate on: decide, record the decision and the call, and return
+ * OpenClaw's block result when blocked. Recording never changes the verdict; a gate failure
+ * is handled inside Gate.decide (strict fails closed, allowlist-only fails open).
+ */
+function gated(gate, collector, exporter, event, ctx, log) {
+  let decision = null;
+  let ref = null;
+  try { ref = collector.reserveCall(event, ctx); } catch { /* only the link is lost */ }
+  try {
+    decision = gate.decide(event, ctx, ref); // catches its own failures; this is a last resort
+  } catch (e) {
+    log(`clawtrace: policy gate failed: ${e?.stack || e}`);
+    if (gate.p.strict) return { block: true, blockReason: "Blocked by the clawtrace policy gate: the gate failed and strict mode fails closed." };
+  }
+  try {
+    collector.before_tool_call(event, ctx, decision);
+    if (decision?.verdict === "block") exporter.flush();
+  } catch (e) {
+    log(`clawtrace: before_tool_call hook failed: ${e?.stack || e}`);
+  }
+  if (decision?.verdict === "block") return { block: true, blockReason: decision.reason };
+  return undefined;
 }
 register.exporters = [];
 register.exitHooked = false;
