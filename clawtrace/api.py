@@ -58,11 +58,30 @@ class Investigation:
 
         return pd.DataFrame(_graph.impact(self.store, target).events)
 
-    def egress(self) -> Any:
+    def egress(self, *, session: str | None = None, since: str | None = None) -> Any:
         """Every egress with destination, bytes, carried data and verdict."""
         import pandas as pd
 
-        return pd.DataFrame(_graph.egress(self.store))
+        return pd.DataFrame(_graph.egress(self.store, session=session, since=since))
+
+    def hunt(self, *names: str, since: str | None = None, session: str | None = None, agent: str | None = None) -> Any:
+        """Findings of the detections (all, or those named), most severe first, then by time.
+
+        One row per finding: ``detection``, ``severity``, ``event_id`` (pass it to ``why``),
+        ``kind``, ``ts``, ``session_id``, ``agent_id``, ``summary``, ``related`` (event ids)
+        and ``references``. ``since`` is ISO-8601 or a duration back from now (``24h``).
+        """
+        import pandas as pd
+
+        from clawtrace import hunt as _hunt
+
+        found = _hunt.hunt(self.store, names, since=since, session=session, agent=agent)
+        cols = ["detection", "severity", "event_id", "kind", "ts", "session_id", "agent_id", "summary", "related"]
+        cols.append("references")
+        df = pd.DataFrame([{c: getattr(f, c) for c in cols} for f in found], columns=cols)
+        df["related"] = df["related"].map(list)
+        df["ts"] = pd.to_datetime(df["ts"], utc=True)
+        return df
 
     def named(self, name: str, **params: Any) -> Any:
         """A named query from ``queries/`` as a DataFrame."""

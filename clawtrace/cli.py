@@ -493,6 +493,78 @@ def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) ->
         _emit(rows, f)
 
 
+_HUNT_COLS = ["severity", "detection", "ts", "event_id", "session_id", "summary", "related"]
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@format_option()
+@click.option("--since", help="Only findings at or after this time: ISO-8601, or a duration back from now (24h, 7d).")
+@click.option("--session", help="Only findings in this session.")
+@click.option("--agent", help="Only findings of this agent.")
+@click.option("--list", "list_", is_flag=True, help="List the detections and exit.")
+@pass_ctx
+@handle_errors
+def hunt(
+    obj: Ctx,
+    names: tuple[str, ...],
+    fmt: str | None,
+    since: str | None,
+    session: str | None,
+    agent: str | None,
+    list_: bool,
+) -> None:
+    """Run the detections in queries/ (all, or those NAMEd) and list their findings, most
+    severe first, then by time. Each finding names its key event (for `clawtrace why` and
+    `clawtrace graph`) and the related events. Exit status: 0 no findings, 1 findings (or
+    a failure, with a message on stderr), 2 usage (unknown detection, bad --since).
+
+    \b
+    Example:
+      clawtrace hunt
+      clawtrace hunt secret_then_egress --since 24h --format json
+      clawtrace hunt --list
+    """
+    from clawtrace import hunt as h
+
+    if list_:
+        listing = [
+            {
+                "name": q.name,
+                "severity": q.severity,
+                "params": ", ".join(p for p in q.params if p not in h.FILTER_PARAMS),
+                "references": q.references,
+                "description": q.description,
+            }
+            for q in h.detections().values()
+        ]
+        _emit(listing, fmt)
+        return
+    try:
+        h.select(names)
+        if since:
+            h.parse_since(since)
+    except h.UnknownDetectionError as e:
+        raise click.BadParameter(str(e), param_hint="NAME") from e
+    except h.BadFilterError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from e
+    with obj.reader() as store:
+        found = h.hunt(store, names, since=since, session=session, agent=agent)
+    rows = [x.as_dict() for x in found]
+    f = _fmt(fmt)
+    if f == "table":
+        for r in rows:
+            r["related"] = len(r["related"])
+    _emit(rows, f, _HUNT_COLS if f == "table" else None)
+    if not found:
+        say("no findings")
+        return
+    by_sev = {s: sum(1 for x in found if x.severity == s) for s in h.SEVERITIES}
+    say(f"{len(found)} finding(s): " + ", ".join(f"{n} {s}" for s, n in by_sev.items() if n))
+    say(
+        f"next: clawtrace why {found[0].event_id}   clawtrace graph {found[0].event_id}   clawtrace show {found[0].event_id}"
+    )
+    raise click.exceptions.Exit(1)
 # ----------------------------------------------------------------------------- query, graph, verify
 
 

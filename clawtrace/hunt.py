@@ -26,18 +26,18 @@ from clawtrace.queries import NamedQuery
 from clawtrace.store import Store, iso
 
 __all__ = [
-    "SEVERITIES",
-    "FINDING_COLUMNS",
     "FILTER_PARAMS",
+    "FINDING_COLUMNS",
+    "SEVERITIES",
+    "BadFilterError",
     "Finding",
     "UnknownDetectionError",
-    "BadFilterError",
     "detections",
-    "select",
-    "parse_since",
-    "run_detection",
     "hunt",
+    "parse_since",
     "render_markdown",
+    "run_detection",
+    "select",
 ]
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -129,7 +129,7 @@ def parse_since(text: str, *, now: dt.datetime | None = None) -> str:
     """
     m = _RELATIVE.match(text)
     if m:
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         when = now - dt.timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2).lower()])
     else:
         raw = text.strip()
@@ -141,7 +141,7 @@ def parse_since(text: str, *, now: dt.datetime | None = None) -> str:
                 f"nor a duration back from now (90m, 24h, 7d, 2w); try: clawtrace hunt --since 24h"
             ) from None
     if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
     return when.isoformat(sep=" ")
 
 
@@ -166,7 +166,9 @@ def run_detection(
     params: dict[str, Any] = {p: None for p in q.params}
     for name, value in (("since", since), ("session", session), ("agent", agent)):
         if name not in params:
-            raise QueryError(f"detection {q.name} ({q.path}) takes no {name} parameter; every detection takes {', '.join(FILTER_PARAMS)}")
+            raise QueryError(
+                f"detection {q.name} ({q.path}) takes no {name} parameter; every detection takes {', '.join(FILTER_PARAMS)}"
+            )
         params[name] = value
     try:
         cols, rows = store.sql(q.sql, params)
@@ -240,7 +242,9 @@ def render_markdown() -> str:
     ds = detections()
     for q in ds.values():
         extra = [p for p in q.params if p not in FILTER_PARAMS]
-        out.append(f"| [`{q.name}`](#{q.name}) | {q.severity} | {', '.join(f'`{p}`' for p in extra) or '-'} | {q.references or '-'} |")
+        out.append(
+            f"| [`{q.name}`](#{q.name}) | {q.severity} | {', '.join(f'`{p}`' for p in extra) or '-'} | {q.references or '-'} |"
+        )
     for q in ds.values():
         out += ["", f"## {q.name}", "", f"**{q.severity}**. {q.description}", ""]
         if q.references:

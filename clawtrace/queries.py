@@ -18,7 +18,7 @@ from typing import Any
 from clawtrace.errors import NotFoundError, QueryError
 from clawtrace.store import Store
 
-__all__ = ["NamedQuery", "queries_dir", "load_all", "get", "run"]
+__all__ = ["NamedQuery", "get", "load_all", "queries_dir", "run"]
 
 _HEADER = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*)$")
 _PARAM = re.compile(r"(?<![:$\w])\$([A-Za-z_]\w*)")

@@ -1,7 +1,7 @@
 -- name: large_or_encoded_egress
 -- kind: detection
 -- severity: medium
--- description: An egress to a host outside loopback and private networks that sent at least min_bytes (default 1 MiB), or carried encoded data: content that matched an earlier output only after base64/hex/URL/gzip decoding, an encoded secret, or a long base64 run in the URL.
+-- description: An egress to a host outside loopback and private networks that sent at least min_bytes (default 1 MiB), or carried encoded data: content that matched an earlier output only after base64/hex/URL/gzip decoding, an encoded or high-entropy secret in the request, or a long base64 run in the URL.
 -- params: since, session, agent, min_bytes
 -- references: MITRE ATT&CK T1030, T1132.001, T1048, T1027; OWASP LLM02:2025
 WITH egress AS (
@@ -19,15 +19,15 @@ external AS (
       AND NOT regexp_matches(host, '^(127\.|10\.|192\.168\.|169\.254\.|172\.(1[6-9]|2[0-9]|3[01])\.|f[cd][0-9a-f]{2}:|fe80:)')
 ),
 encoded_flow AS (
-    SELECT f.dst AS seq, string_agg(DISTINCT json_extract_string(f.evidence, '$.encoding'), ', ') AS how
+    SELECT f.dst AS seq, string_agg(DISTINCT json_extract_string(f.evidence, '$.encoding'), ', ' ORDER BY json_extract_string(f.evidence, '$.encoding')) AS how
     FROM edges f JOIN external x ON f.dst = x.seq
     WHERE f.kind = 'data_flow' AND coalesce(json_extract_string(f.evidence, '$.encoding'), 'raw') <> 'raw'
     GROUP BY f.dst
 ),
 encoded_secret AS (
-    SELECT s.seq, string_agg(DISTINCT s.type, ', ') AS how
+    SELECT s.seq, string_agg(DISTINCT s.type, ', ' ORDER BY s.type) AS how
     FROM secrets s JOIN external x ON s.seq = x.seq
-    WHERE s.role = 'in' AND s.type LIKE 'encoded_%'
+    WHERE s.role = 'in' AND (s.type LIKE 'encoded_%' OR s.type = 'high_entropy')
     GROUP BY s.seq
 ),
 flagged AS (
@@ -41,7 +41,7 @@ SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        'egress to ' || k.host || ': ' || concat_ws('; ',
            CASE WHEN k.bytes >= coalesce(TRY_CAST($min_bytes AS BIGINT), 1048576) THEN k.bytes || ' B out' END,
            CASE WHEN k.flow_how IS NOT NULL THEN k.flow_how || '-encoded content of an earlier output' END,
-           CASE WHEN k.secret_how IS NOT NULL THEN k.secret_how END,
+           CASE WHEN k.secret_how IS NOT NULL THEN 'encoded or high-entropy secret in the request (' || k.secret_how || ')' END,
            CASE WHEN k.url_blob THEN 'long encoded run in the URL' END) AS summary,
        coalesce(list(DISTINCT s.event_id ORDER BY s.event_id) FILTER (WHERE s.event_id IS NOT NULL), []::VARCHAR[]) AS related
 FROM flagged k

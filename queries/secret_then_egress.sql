@@ -26,7 +26,7 @@ hits AS (
     UNION SELECT origin, node FROM by_digest
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
-       'egress to ' || coalesce(k.artifact, '?') || ' carried ' || string_agg(DISTINCT coalesce(o.artifact, o.kind), ', ') AS summary,
+       'egress to ' || coalesce(k.artifact, '?') || ' carried ' || coalesce(string_agg(DISTINCT o.artifact, ', ' ORDER BY o.artifact), string_agg(DISTINCT o.kind, ', ' ORDER BY o.kind)) AS summary,
        list(DISTINCT o.event_id ORDER BY o.event_id) AS related
 FROM hits h
 JOIN events k ON k.seq = h.node

@@ -33,7 +33,7 @@ taint AS (
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        'session ' || k.session_id || ' spawned by ' || any_value(l.parent) || ' after untrusted '
-           || string_agg(DISTINCT coalesce(t.artifact, t.kind), ', ') AS summary,
+           || coalesce(string_agg(DISTINCT t.artifact, ', ' ORDER BY t.artifact), string_agg(DISTINCT t.kind, ', ' ORDER BY t.kind)) AS summary,
        coalesce(list(DISTINCT sp.event_id) FILTER (WHERE sp.event_id IS NOT NULL), []::VARCHAR[])
            || list(DISTINCT t.event_id ORDER BY t.event_id)[1:10] AS related
 FROM lineage l

@@ -40,7 +40,7 @@ taint AS (
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        'read ' || coalesce(k.artifact, '?') || ' written in session ' || coalesce(any_value(we.session_id), '?')
-           || ' after untrusted ' || string_agg(DISTINCT coalesce(o.artifact, o.kind), ', ') AS summary,
+           || ' after untrusted ' || coalesce(string_agg(DISTINCT o.artifact, ', ' ORDER BY o.artifact), string_agg(DISTINCT o.kind, ', ' ORDER BY o.kind)) AS summary,
        list(DISTINCT we.event_id ORDER BY we.event_id) || list(DISTINCT o.event_id ORDER BY o.event_id) AS related
 FROM writes x
 JOIN taint t ON t.w = x.w
