@@ -99,13 +99,8 @@ def _tool_call_ids(db: Path) -> list[tuple[str, str, str]]:
     return [(r["event_id"], r["tool_call_id"], r["source"]) for r in rows]
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str], str]) -> Iterator[dict[str, Any]]:
-    path = openclaw_path(VERSION)
-    root = tmp_path_factory.mktemp("oc-plugin")
-    db = root / "ct" / "store.duckdb"
-    db.parent.mkdir()
-    serve = Serve(db)
+def with_plugin(serve: Serve, db: Path, *install_args: str) -> type[OpenClawRun]:
+    """An OpenClawRun whose config gets the plugin from `clawtrace openclaw install-plugin`."""
 
     class WithPlugin(OpenClawRun):
         def write_config(self) -> None:
@@ -121,6 +116,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str]
                     str(self.state),
                     "--endpoint",
                     serve.traces,
+                    *install_args,
                 ],
                 check=False,
                 capture_output=True,
@@ -130,12 +126,29 @@ def live(tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str]
             )
             assert r.returncode == 0, f"install-plugin exited {r.returncode}: {r.stderr}"
 
+    return WithPlugin
+
+
+def run_with_plugin(
+    name: str, root: Path, path: str, serve: Serve, db: Path, *install_args: str, egress_blocked: bool = False
+) -> ScenarioRun:
+    """Run scenario `name` in real OpenClaw with the plugin installed (posting to `serve`)."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(scenarios, "OpenClawRun", WithPlugin)
+    mp.setattr(scenarios, "OpenClawRun", with_plugin(serve, db, *install_args))
     try:
-        sr = run_scenario("exfil-exec", root=root / "run", version=VERSION, path_prefix=path)
+        return run_scenario(name, root=root, version=VERSION, path_prefix=path, egress_blocked=egress_blocked)
     finally:
         mp.undo()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str], str]) -> Iterator[dict[str, Any]]:
+    path = openclaw_path(VERSION)
+    root = tmp_path_factory.mktemp("oc-plugin")
+    db = root / "ct" / "store.duckdb"
+    db.parent.mkdir()
+    serve = Serve(db)
+    sr = run_with_plugin("exfil-exec", root / "run", path, serve, db)
     try:
         yield {"sr": sr, "db": db, "serve": serve}
     finally:
