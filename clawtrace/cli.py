@@ -611,24 +611,68 @@ def query(obj: Ctx, sql_or_name: str | None, params: tuple[str, ...], list_: boo
 
 @cli.command()
 @click.argument("event")
-@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "html"]), default="dot", show_default=True)
 @click.option("--direction", type=click.Choice(["why", "impact"]), default="why", show_default=True)
 @click.option("--max-nodes", default=200, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @pass_ctx
 @handle_errors
-def graph(obj: Ctx, event: str, fmt: str, direction: str, max_nodes: int) -> None:
-    """The causal graph of EVENT as Graphviz DOT or Mermaid.
+def graph(obj: Ctx, event: str, fmt: str, direction: str, max_nodes: int, output: Path | None) -> None:
+    """The causal graph of EVENT as Graphviz DOT, Mermaid, or a self-contained HTML page
+    (zoom, pan, evidence on hover, event details on click; loads nothing from the network).
 
     \b
     Example:
       clawtrace graph EVENT | dot -Tsvg > chain.svg
+      clawtrace graph EVENT --format html -o chain.html
     """
     from clawtrace import graph as g
     from clawtrace.report.graphs import to_dot, to_mermaid
+    from clawtrace.report.html_graph import graph_page
 
     with obj.reader() as store:
         chain = (g.why if direction == "why" else g.impact)(store, event, max_nodes=max_nodes).as_dict()
-    sys.stdout.write(to_dot(chain) if fmt == "dot" else to_mermaid(chain))
+        text = graph_page(store, chain) if fmt == "html" else to_dot(chain) if fmt == "dot" else to_mermaid(chain)
+    _write_out(text, output)
+
+
+@cli.command()
+@click.argument("target", required=False)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@pass_ctx
+@handle_errors
+def report(obj: Ctx, target: str | None, fmt: str, output: Path | None) -> None:
+    """An incident report over the whole store, one SESSION, or the chain of one EVENT:
+    summary, timeline, egress (worst first), the causal chain of the worst egress with its
+    evidence, root causes, what to contain (files and memory to quarantine, credentials to
+    rotate, sessions to review) and the verify result. HTML embeds the interactive graph
+    and loads nothing from the network. Secrets appear only as redaction placeholders.
+
+    \b
+    Example:
+      clawtrace report -o incident.md
+      clawtrace report s-incident-1 --format html -o incident.html
+    """
+    from clawtrace.report import incident
+
+    with obj.reader() as store:
+        rep = incident.build(store, target, db=obj.db)
+    _write_out(incident.to_markdown(rep) if fmt == "md" else incident.to_html(rep), output)
+    if not rep.verify["ok"]:
+        say(f"warning: verify found {rep.verify['findings_total']} tampering finding(s) in {obj.db}; see the report")
+
+
+def _write_out(text: str, output: Path | None) -> None:
+    """Write a document to ``output``, or to stdout."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise click.ClickException(f"cannot write {output}: {e.strerror or e}; choose another path with -o") from e
+    say(f"wrote {output} ({len(text.encode())} bytes)")
 
 
 @cli.command()
