@@ -46,6 +46,9 @@ def span_ref(trace_id: str, span_id: str) -> str:
     return f"span:{trace_id}:{span_id}"
 
 
+_PER_CALL_KINDS = (EventKind.TOOL_CALL.value, EventKind.TOOL_RESULT.value, EventKind.POLICY_DECISION.value)
+
+
 def event_id_for(
     kind: str,
     *,
@@ -57,9 +60,11 @@ def event_id_for(
     """The event id for a tool call, its result or an effect derived from its arguments.
 
     Keyed on session id + tool call id when both are known, so the same call seen live
-    (spans) and on disk (transcripts) becomes one event, not two.
+    (spans) and on disk (transcripts) becomes one event, not two. A ``policy.decision`` is
+    keyed the same way: one decision per call (the gate's, live, or the block OpenClaw
+    recorded in the transcript), whichever is stored first.
     """
-    if session_id and tool_call_id and kind in (EventKind.TOOL_CALL.value, EventKind.TOOL_RESULT.value):
+    if session_id and tool_call_id and kind in _PER_CALL_KINDS:
         return stable_id("call", session_id, tool_call_id, kind)
     if session_id and tool_call_id and artifact is not None:
         return stable_id("effect", session_id, tool_call_id, kind, artifact)

@@ -483,11 +483,60 @@ class _Mapper:
             ("openclaw", "effect", self.sid, ent.where, n),
         )
         evs, edges = effects(name, args, result, details, is_error, ctx)
+        if isinstance(details, dict) and details.get("status") == "blocked":
+            self.blocked(eid, tcid, name, run_id, ts, details, evs, a)
         for e in evs:
             self.emit(e)
             if e.kind == _K.NET_EGRESS.value:
                 self.rec.egress += 1
         self.rec.batch.edges.extend(edges)
+
+    def blocked(
+        self,
+        call_id: str,
+        tcid: str | None,
+        name: str,
+        run_id: str | None,
+        ts: int,
+        details: dict[str, Any],
+        evs: list[model.Event],
+        base: dict[str, Any],
+    ) -> None:
+        """A call OpenClaw blocked before it ran (a before_tool_call hook, loop detection ...).
+
+        Its effects are what it would have done: they get the block verdict (so ``egress`` does
+        not report data that never left), and the block becomes a ``policy.decision`` event,
+        the same one (same id) as the clawtrace gate's live decision when both are seen.
+        """
+        rule = str(details.get("deniedReason") or "blocked")
+        reason = str(details.get("reason") or "")
+        for e in evs:
+            e.attrs[sc.POLICY_VERDICT] = "block"
+            e.attrs[sc.POLICY_RULE] = rule
+        did = model.event_id_for(
+            EventKind.POLICY_DECISION.value,
+            session_id=self.sid,
+            tool_call_id=tcid,
+            fallback=("openclaw", "policy", call_id),
+        )
+        attrs = {k: v for k, v in base.items() if k in (sc.OPENCLAW_SESSION_KEY, sc.OPENCLAW_ABANDONED)}
+        attrs.update({sc.POLICY_VERDICT: "block", sc.POLICY_RULE: rule, sc.POLICY_REASON: reason})
+        self.emit(
+            model.Event(
+                did,
+                EventKind.POLICY_DECISION.value,
+                ts,
+                self.meta.source,
+                self.sid,
+                self.meta.agent_id,
+                run_id=run_id,
+                tool_call_id=tcid,
+                tool_name=name,
+                summary=_clip(f"policy block ({rule}): {name}: {reason}"),
+                attrs=attrs,
+            )
+        )
+        self.rec.batch.edges.append(model.Edge(did, call_id, EdgeKind.EFFECT.value, 1.0, {"via": "blocked_result"}))
 
     def tool_result(self, ent: Entry, msg: dict[str, Any], abandoned: bool, run_id: str | None, ts: int) -> None:
         d = ent.data
