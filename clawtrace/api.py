@@ -89,3 +89,49 @@ class Investigation:
 
         cols, rows = _queries.run(self.store, name, **params)
         return pd.DataFrame(rows, columns=cols)
+
+    def chain(self, ref: str, *, direction: str = "why") -> dict[str, Any]:
+        """The whole ``why`` (or ``impact``) answer as the JSON contract of DESIGN.md section 8.
+
+        ``target``, ranked ``events``, ``edges`` with their evidence, ``root_causes``,
+        ``sensitive_sources`` and, for ``impact``, the ``containment`` list (files and memory to
+        quarantine, sessions to review, credentials to rotate, destinations reached).
+        """
+        if direction not in ("why", "impact"):
+            raise ValueError(f"direction {direction!r}: use 'why' (what led to it) or 'impact' (what it led to)")
+        walk = _graph.why if direction == "why" else _graph.impact
+        return walk(self.store, ref).as_dict()
+
+    def graph(self, ref: str, *, format: str = "html", direction: str = "why") -> str:
+        """The causal graph of ``ref`` as a self-contained HTML page, Mermaid or DOT text."""
+        from clawtrace.report import graphs, html_graph
+
+        if format not in ("html", "mermaid", "dot"):
+            raise ValueError(f"graph format {format!r}: use 'html', 'mermaid' or 'dot'")
+        c = self.chain(ref, direction=direction)
+        if format == "html":
+            return html_graph.graph_page(self.store, c)
+        return graphs.to_mermaid(c) if format == "mermaid" else graphs.to_dot(c)
+
+    def report(self, ref: str | None = None, *, format: str = "markdown") -> str:
+        """The incident report (``clawtrace report``) over the store, one session or one event."""
+        from clawtrace.report import incident
+
+        if format not in ("markdown", "html"):
+            raise ValueError(f"report format {format!r}: use 'markdown' or 'html'")
+        r = incident.build(self.store, ref, db=self.path)
+        return incident.to_html(r) if format == "html" else incident.to_markdown(r)
+
+    def verify(self) -> dict[str, Any]:
+        """Recompute the tamper-evident hash chain: ``ok``, counts, ``head`` and any ``findings``."""
+        from clawtrace.store import verify
+
+        rep = verify(self.store)
+        return {
+            "ok": rep.ok,
+            "batches": rep.batches,
+            "events": rep.events,
+            "edges": rep.edges,
+            "head": rep.head,
+            "findings": [f.as_dict() for f in rep.findings],
+        }
