@@ -133,3 +133,26 @@ def build_store(path: Path, *batches: Batch) -> Path:
         for b in batches:
             ingest(store, b)
     return path
+
+
+def demo_store(directory: Path) -> tuple[Path, dict[str, object]]:
+    """Run ``clawtrace demo`` (the real SDK, sockets on 127.0.0.1) into a new store; its JSON findings."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    db = directory / "demo.duckdb"
+    env = {**os.environ, "CLAWTRACE_HOME": str(directory / "home")}
+    env.pop("CLAWTRACE_DB", None)
+    r = subprocess.run(
+        [sys.executable, "-m", "clawtrace", "--db", str(db), "demo", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=directory,
+        env=env,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    return db, json.loads(r.stdout)

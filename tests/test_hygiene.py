@@ -74,6 +74,7 @@ def test_queries_and_sample_ship_in_the_wheel(tmp_path: Path) -> None:
         assert f"clawtrace/_queries/{Path(q.path).name}" in names
     assert "clawtrace/samples/incident.otlp.jsonl" in names
     assert "clawtrace/py.typed" in names
+    assert {"clawtrace/report/assets/graph.js", "clawtrace/report/assets/graph.css"} <= names
 
 
 @pytest.mark.parametrize("mod", ["clawtrace.store", "clawtrace.graph", "clawtrace.cli", "clawtrace.api"])

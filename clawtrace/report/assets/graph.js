@@ -1,6 +1,7 @@
 /* clawtrace causal graph viewer: a layered left-to-right layout (causes left, effects right),
  * zoom and pan, edge evidence on hover, event details on click. Plain JavaScript, no
- * dependencies, no network: the page embeds its data as JSON in a <script type="application/json">.
+ * dependencies, no network: the page embeds its data as JSON in a script element of type
+ * application/json.
  * Every string from the data is inserted with textContent, never as HTML: event summaries are
  * attacker-controlled (a fetched page's title, a command line).
  */

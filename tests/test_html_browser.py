@@ -1,0 +1,153 @@
+"""The HTML graph and report in a real headless Chromium (Debian's chromium, over CDP).
+
+Each page is loaded from file:// with the network domain watched: it must request nothing
+but itself, log no error or warning (CSP violations included), render one SVG node per
+event of the chain, show an event's details on a real mouse click, show edge evidence on
+hover, zoom on the wheel, and look like something in a screenshot (decoded with Pillow).
+Set CLAWTRACE_SCREENSHOTS=DIR to keep the screenshots for a human to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from clawtrace.cli import cli
+from tests.browser import Browser, chromium_or_skip
+from tests.incident_data import HOSTILE, build_store, demo_store, wide_incident
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    b = Browser(chromium_or_skip())
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def cli_json(db: Path, *args: str) -> Any:
+    r = CliRunner().invoke(cli, ["--db", str(db), *args, "--format", "json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def write(db: Path, out: Path, *args: str) -> Path:
+    r = CliRunner().invoke(cli, ["--db", str(db), *args, "-o", str(out)], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    return out
+
+
+def center(b: Browser, selector: str) -> tuple[float, float]:
+    r = b.eval(f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2, r.width]; }})()")
+    assert r[2] > 0, f"{selector} is not laid out"
+    return r[0], r[1]
+
+
+def check_screenshot(png: bytes, name: str, tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / name).write_bytes(png)
+    if os.environ.get("CLAWTRACE_SCREENSHOTS"):
+        keep = Path(os.environ["CLAWTRACE_SCREENSHOTS"])
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / name, keep / name)
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    w, h = img.size
+    assert w >= 800 and h >= 500
+    counts = img.getcolors(maxcolors=w * h)  # [(count, (r, g, b)), ...]
+    assert counts is not None
+    _, commonest = max(counts)
+    busy = sum(n for n, c in counts if sum(abs(x - y) for x, y in zip(c, commonest)) > 40) / (w * h)
+    assert len(counts) > 200, f"{name}: only {len(counts)} colours, the page looks blank"
+    assert busy > 0.05, f"{name}: {busy:.1%} of the pixels differ from the background"
+
+
+def test_graph_page_of_a_250_event_chain(browser: Browser, tmp_path: Path) -> None:
+    db = build_store(tmp_path / "wide.duckdb", wide_incident())
+    target = next(r for r in cli_json(db, "egress") if r["verdict"] == "exfiltration")["event_id"]
+    why = cli_json(db, "why", target)
+    assert len(why["events"]) >= 250
+    page = write(db, tmp_path / "chain.html", "graph", target, "--format", "html", "--max-nodes", "400")
+    b = browser
+    b.load(page.as_uri())
+    assert b.wait_for("document.querySelector('.ct-graph').dataset.rendered") == str(len(why["events"]) + 1)
+    assert b.problems() == []
+    assert b.requests() == [page.as_uri()]
+    assert b.eval("typeof window.PWNED") == "undefined"
+    # One node per event of the chain, one path per edge.
+    ids = b.eval("[...document.querySelectorAll('.ct-canvas g.ct-node')].map(g => g.dataset.id)")
+    assert sorted(ids) == sorted([target, *(e["event_id"] for e in why["events"])])
+    assert b.eval("document.querySelectorAll('.ct-canvas g.ct-edge').length") == len(why["edges"])
+    root = why["root_causes"][0]["event_id"]
+    assert b.eval(f"document.querySelector('g.ct-node[data-id=\"{root}\"]').classList.contains('is-root')")
+    sens = {e["event_id"] for e in why["sensitive_sources"]}
+    assert set(b.eval("[...document.querySelectorAll('.ct-canvas g.ct-node.is-sensitive')].map(g => g.dataset.id)")) == sens
+    # Everything fits the canvas after the initial fit.
+    assert b.eval(
+        "(() => { const c = document.querySelector('.ct-canvas > svg').getBoundingClientRect();"
+        " return [...document.querySelectorAll('.ct-canvas g.ct-node')].every(g => { const r = g.getBoundingClientRect();"
+        " return r.left >= c.left - 1 && r.right <= c.right + 1 && r.top >= c.top - 1 && r.bottom <= c.bottom + 1; }); })()"
+    )
+    # Hover a data-flow edge: its evidence and confidence.
+    x, y = b.eval(
+        "(() => { const p = document.querySelector('.ct-canvas g.ct-edge.k-data_flow[data-dst=\""
+        + target
+        + "\"] path.ct-line'); const pt = p.getPointAtLength(p.getTotalLength() * 0.7).matrixTransform(p.getScreenCTM());"
+        " return [pt.x, pt.y]; })()"
+    )
+    b.hover(x, y)
+    tip = b.wait_for("(() => { const t = document.querySelector('.ct-tooltip'); return t.style.display === 'block' && t.textContent; })()")
+    assert "data_flow" in tip and "confidence" in tip and "bytes matched" in tip
+    # A real click on the root cause shows its event.
+    b.click(*center(b, f'g.ct-node[data-id="{root}"] .ct-shape'))
+    assert b.wait_for("document.querySelector('.ct-details').dataset.eventId") == root
+    details = b.eval("document.querySelector('.ct-details').textContent")
+    assert f"clawtrace why {root}" in details and "ROOT CAUSE" in details and "s-wide" in details
+    assert HOSTILE in details
+    assert b.eval("typeof window.PWNED") == "undefined"
+    check_screenshot(b.screenshot(), "graph-250.png", tmp_path)
+    # The wheel zooms around the cursor.
+    before = b.eval("document.querySelector('.ct-viewport').getAttribute('transform')")
+    b.wheel(500, 400, -600)
+    after = b.wait_for(f"(() => {{ const t = document.querySelector('.ct-viewport').getAttribute('transform'); return t !== {json.dumps(before)} && t; }})()")
+    scale = lambda t: float(t.split("scale(")[1].rstrip(")"))  # noqa: E731
+    assert scale(after) > scale(before)
+    assert b.problems() == []
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    return demo_store(tmp_path_factory.mktemp("demo"))
+
+
+def test_report_page_of_the_demo_store(browser: Browser, demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    db, found = demo
+    page = write(db, tmp_path / "incident.html", "report", "--format", "html")
+    b = browser
+    b.load(page.as_uri())
+    why = found["why"]
+    assert b.wait_for("document.querySelector('.ct-graph') && document.querySelector('.ct-graph').dataset.rendered") == str(len(why["events"]) + 1)
+    assert b.problems() == []
+    assert b.requests() == [page.as_uri()]
+    headings = b.eval("[...document.querySelectorAll('h2')].map(h => h.textContent)")
+    assert headings == ["Summary", "Sessions", "Timeline", "Egress", "Causal chain", "Containment", "Tamper evidence", "Next commands"]
+    text = b.eval("document.body.innerText")
+    assert found["exfiltrations"][0]["destination"] in text and "VERIFIED" in text
+    sens = why["sensitive_sources"][0]["event_id"]
+    b.eval(f"document.querySelector('g.ct-node[data-id=\"{sens}\"]').scrollIntoView({{block: 'center'}})")
+    b.click(*center(b, f'g.ct-node[data-id="{sens}"] .ct-shape'))
+    assert b.wait_for("document.querySelector('.ct-details').dataset.eventId") == sens
+    assert ".aws/credentials" in b.eval("document.querySelector('.ct-details').textContent")
+    check_screenshot(b.screenshot(), "report-graph.png", tmp_path)
+    assert b.problems() == []
