@@ -245,6 +245,28 @@ def _investigate(db: str, sessions: list[str], received: list[bytes], seconds: f
     return DemoResult(db, sessions, int(n), exfil, chain, [dict(zip(cols, c)) for c in cross], second_roots, received, seconds)
 
 
+def _hunt_lines(db: str, sessions: list[str]) -> list[str]:
+    """What ``clawtrace hunt`` finds in the demo's sessions, in a few lines."""
+    from clawtrace import hunt
+    from clawtrace.store import Store
+
+    with Store.open(db, read_only=True) as store:
+        found = [f for s in sessions for f in hunt.hunt(store, session=s)]
+    if not found:
+        return []
+    found.sort(key=hunt.Finding.sort_key)
+    by_sev: dict[str, set[str]] = {}
+    for f in found:
+        by_sev.setdefault(f.severity, set()).add(f.detection)
+    lines = [
+        f"{len(found)} findings: "
+        + "; ".join(f"{sev} {', '.join(sorted(by_sev[sev]))}" for sev in hunt.SEVERITIES if sev in by_sev)
+    ]
+    top = found[0]
+    lines.append(f"top: [{top.severity}] {top.detection}  event {top.event_id[:12]}  {top.summary[:90]}")
+    return lines
+
+
 def _report(r: DemoResult, out: TextIO) -> None:
     from clawtrace.report.render import chain_text
 
@@ -276,8 +298,13 @@ def _report(r: DemoResult, out: TextIO) -> None:
             w("  `why` on the second exfiltration names that memory write as a root cause: quarantine the memory.\n")
     page = r.why["root_causes"][0]["artifact"] if r.why and r.why.get("root_causes") else "URL"
     target = r.exfiltrations[0]["event_id"][:12] if r.exfiltrations else "EVENT"
+    hunted = _hunt_lines(r.db, r.sessions)
+    if hunted:
+        w("\n== Hunting: clawtrace hunt runs every detection in queries/ ==\n")
+        w("".join(f"  {line}\n" for line in hunted))
     w("\n== Next ==\n")
     for cmd, what in (
+        ("clawtrace hunt", "every detection, findings ranked by severity"),
         ("clawtrace egress", "every egress with what it carried"),
         (f"clawtrace why {target}", "the full ranked chain with evidence"),
         (f"clawtrace impact {page}", "blast radius and what to contain"),

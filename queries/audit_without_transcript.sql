@@ -13,7 +13,7 @@ WITH orphans AS (
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        'audit ledger has tool call ' || coalesce(k.tool_name, '?') || ' (' || coalesce(k.tool_call_id, '?')
            || ') that no transcript holds' AS summary,
-       coalesce(list(DISTINCT s.event_id ORDER BY s.event_id) FILTER (WHERE s.event_id IS NOT NULL), []::VARCHAR[]) AS related
+       list_sort(list_distinct(list(s.event_id))) AS related
 FROM orphans k
 LEFT JOIN events s ON s.session_id = k.session_id AND s.tool_call_id = k.tool_call_id AND s.seq <> k.seq
 WHERE ($since IS NULL OR k.ts >= CAST($since AS TIMESTAMP))

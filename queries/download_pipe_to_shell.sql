@@ -20,7 +20,7 @@ hits AS (
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        'pipe to shell: ' || left(regexp_replace(k.cmd, '^exec: ', ''), 160) AS summary,
-       coalesce(list(DISTINCT s.event_id ORDER BY s.event_id) FILTER (WHERE s.event_id IS NOT NULL), []::VARCHAR[]) AS related
+       list_sort(list_distinct(list(s.event_id))) AS related
 FROM hits k
 LEFT JOIN edges f ON f.dst = k.seq AND f.kind IN ('effect', 'data_flow')
 LEFT JOIN events s ON s.seq = f.src

@@ -19,13 +19,13 @@ external AS (
       AND NOT regexp_matches(host, '^(127\.|10\.|192\.168\.|169\.254\.|172\.(1[6-9]|2[0-9]|3[01])\.|f[cd][0-9a-f]{2}:|fe80:)')
 ),
 encoded_flow AS (
-    SELECT f.dst AS seq, string_agg(DISTINCT json_extract_string(f.evidence, '$.encoding'), ', ' ORDER BY json_extract_string(f.evidence, '$.encoding')) AS how
+    SELECT f.dst AS seq, array_to_string(list_sort(list_distinct(list(json_extract_string(f.evidence, '$.encoding')))), ', ') AS how
     FROM edges f JOIN external x ON f.dst = x.seq
     WHERE f.kind = 'data_flow' AND coalesce(json_extract_string(f.evidence, '$.encoding'), 'raw') <> 'raw'
     GROUP BY f.dst
 ),
 encoded_secret AS (
-    SELECT s.seq, string_agg(DISTINCT s.type, ', ' ORDER BY s.type) AS how
+    SELECT s.seq, array_to_string(list_sort(list_distinct(list(s.type))), ', ') AS how
     FROM secrets s JOIN external x ON s.seq = x.seq
     WHERE s.role = 'in' AND (s.type LIKE 'encoded_%' OR s.type = 'high_entropy')
     GROUP BY s.seq
@@ -43,7 +43,7 @@ SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
            CASE WHEN k.flow_how IS NOT NULL THEN k.flow_how || '-encoded content of an earlier output' END,
            CASE WHEN k.secret_how IS NOT NULL THEN 'encoded or high-entropy secret in the request (' || k.secret_how || ')' END,
            CASE WHEN k.url_blob THEN 'long encoded run in the URL' END) AS summary,
-       coalesce(list(DISTINCT s.event_id ORDER BY s.event_id) FILTER (WHERE s.event_id IS NOT NULL), []::VARCHAR[]) AS related
+       list_sort(list_distinct(list(s.event_id))) AS related
 FROM flagged k
 LEFT JOIN edges f ON f.dst = k.seq AND f.kind = 'data_flow' AND k.flow_how IS NOT NULL
 LEFT JOIN events s ON s.seq = f.src

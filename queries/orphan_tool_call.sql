@@ -13,7 +13,7 @@ WITH orphans AS (
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        'tool call ' || coalesce(k.tool_name, '?') || ' (' || coalesce(k.tool_call_id, '?') || ') has no result' AS summary,
-       coalesce(list(DISTINCT s.event_id ORDER BY s.event_id) FILTER (WHERE s.event_id IS NOT NULL), []::VARCHAR[]) AS related
+       list_sort(list_distinct(list(s.event_id))) AS related
 FROM orphans k
 LEFT JOIN edges f ON f.dst = k.seq AND f.kind = 'emitted'
 LEFT JOIN events s ON s.seq = f.src

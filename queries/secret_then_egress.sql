@@ -26,8 +26,8 @@ hits AS (
     UNION SELECT origin, node FROM by_digest
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
-       'egress to ' || coalesce(k.artifact, '?') || ' carried ' || coalesce(string_agg(DISTINCT o.artifact, ', ' ORDER BY o.artifact), string_agg(DISTINCT o.kind, ', ' ORDER BY o.kind)) AS summary,
-       list(DISTINCT o.event_id ORDER BY o.event_id) AS related
+       'egress to ' || coalesce(k.artifact, '?') || ' carried ' || array_to_string(list_sort(list_distinct(list(coalesce(o.artifact, o.kind)))), ', ') AS summary,
+       list_sort(list_distinct(list(o.event_id))) AS related
 FROM hits h
 JOIN events k ON k.seq = h.node
 JOIN events o ON o.seq = h.origin

@@ -19,8 +19,8 @@ access AS (
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        CASE WHEN k.kind LIKE 'net.%' THEN 'network ' ELSE k.sensitivity || ' read ' END
-           || coalesce(k.artifact, '?') || ' after skill ' || string_agg(DISTINCT coalesce(s.artifact, s.summary), ', ' ORDER BY coalesce(s.artifact, s.summary)) AS summary,
-       list(DISTINCT s.event_id ORDER BY s.event_id) AS related
+           || coalesce(k.artifact, '?') || ' after skill ' || array_to_string(list_sort(list_distinct(list(coalesce(s.artifact, s.summary)))), ', ') AS summary,
+       list_sort(list_distinct(list(s.event_id))) AS related
 FROM access k JOIN skills s ON s.session_id = k.session_id AND s.ts <= k.ts AND s.seq <> k.seq
 WHERE ($since IS NULL OR k.ts >= CAST($since AS TIMESTAMP))
   AND ($session IS NULL OR k.session_id = $session)

@@ -33,9 +33,9 @@ taint AS (
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        'session ' || k.session_id || ' spawned by ' || any_value(l.parent) || ' after untrusted '
-           || coalesce(string_agg(DISTINCT t.artifact, ', ' ORDER BY t.artifact), string_agg(DISTINCT t.kind, ', ' ORDER BY t.kind)) AS summary,
-       coalesce(list(DISTINCT sp.event_id) FILTER (WHERE sp.event_id IS NOT NULL), []::VARCHAR[])
-           || list(DISTINCT t.event_id ORDER BY t.event_id)[1:10] AS related
+           || array_to_string(list_sort(list_distinct(list(coalesce(t.artifact, t.kind)))), ', ') AS summary,
+       list_sort(list_distinct(list(sp.event_id)))
+           || list_sort(list_distinct(list(t.event_id)))[1:10] AS related
 FROM lineage l
 JOIN taint t ON t.child_seq = l.child_seq
 JOIN events k ON k.seq = l.child_seq

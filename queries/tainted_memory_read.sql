@@ -40,8 +40,8 @@ taint AS (
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        'read ' || coalesce(k.artifact, '?') || ' written in session ' || coalesce(any_value(we.session_id), '?')
-           || ' after untrusted ' || coalesce(string_agg(DISTINCT o.artifact, ', ' ORDER BY o.artifact), string_agg(DISTINCT o.kind, ', ' ORDER BY o.kind)) AS summary,
-       list(DISTINCT we.event_id ORDER BY we.event_id) || list(DISTINCT o.event_id ORDER BY o.event_id) AS related
+           || ' after untrusted ' || array_to_string(list_sort(list_distinct(list(coalesce(o.artifact, o.kind)))), ', ') AS summary,
+       list_sort(list_distinct(list(we.event_id))) || list_sort(list_distinct(list(o.event_id))) AS related
 FROM writes x
 JOIN taint t ON t.w = x.w
 JOIN events k ON k.seq = x.r

@@ -21,9 +21,9 @@ hits AS (
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        k.kind || ' ' || coalesce(k.tool_name, k.artifact, '') || ' carries '
            || max(coalesce(TRY_CAST(json_extract_string(h.evidence, '$.matched_bytes') AS BIGINT), 0)) || ' B of untrusted '
-           || coalesce(string_agg(DISTINCT o.artifact, ', ' ORDER BY o.artifact), string_agg(DISTINCT o.kind, ', ' ORDER BY o.kind))
-           || coalesce(' (' || NULLIF(string_agg(DISTINCT NULLIF(json_extract_string(h.evidence, '$.encoding'), 'raw'), ', ' ORDER BY NULLIF(json_extract_string(h.evidence, '$.encoding'), 'raw')), '') || ')', '') AS summary,
-       list(DISTINCT o.event_id ORDER BY o.event_id) AS related
+           || array_to_string(list_sort(list_distinct(list(coalesce(o.artifact, o.kind)))), ', ')
+           || coalesce(' (' || NULLIF(array_to_string(list_sort(list_distinct(list(NULLIF(json_extract_string(h.evidence, '$.encoding'), 'raw')))), ', '), '') || ')', '') AS summary,
+       list_sort(list_distinct(list(o.event_id))) AS related
 FROM hits h
 JOIN events k ON k.seq = h.node
 JOIN events o ON o.seq = h.origin

@@ -23,8 +23,8 @@ actions AS (
     SELECT DISTINCT f.dst AS action, c.call, c.origin FROM edges f JOIN calls c ON f.src = c.call WHERE f.kind = 'effect'
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
-       k.kind || ' ' || coalesce(k.artifact, k.tool_name, '') || ' after untrusted ' || coalesce(string_agg(DISTINCT o.artifact, ', ' ORDER BY o.artifact), string_agg(DISTINCT o.kind, ', ' ORDER BY o.kind)) AS summary,
-       list(DISTINCT o.event_id ORDER BY o.event_id) || list(DISTINCT c.event_id ORDER BY c.event_id) AS related
+       k.kind || ' ' || coalesce(k.artifact, k.tool_name, '') || ' after untrusted ' || array_to_string(list_sort(list_distinct(list(coalesce(o.artifact, o.kind)))), ', ') AS summary,
+       list_sort(list_distinct(list(o.event_id))) || list_sort(list_distinct(list(c.event_id))) AS related
 FROM actions a
 JOIN events k ON k.seq = a.action
 JOIN events o ON o.seq = a.origin

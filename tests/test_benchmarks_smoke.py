@@ -49,6 +49,17 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "events_with_secrets",
     ),
     "bench_fingerprint": ("sha256_mb_s", "fingerprint_decode_mb_s", "fingerprint_decode_vs_sha256", "redact_mb_s"),
+    "bench_hunt": (
+        "n_events",
+        "detections",
+        "anchor_ms",
+        "hunt_total_ms",
+        "hunt_total_vs_anchor",
+        "findings",
+        "secret_then_egress_ms",
+        "secret_then_egress_findings",
+        "untrusted_then_action_vs_anchor",
+    ),
 }
 """Keys that must hold positive numbers; other modules must return some positive numbers."""
 
@@ -56,7 +67,7 @@ ZERO_OK = {"reingest_added", "why_truncated", "store_cached"}
 
 
 def test_every_benchmark_is_known() -> None:
-    assert {"bench_why", "bench_ingest", "bench_fingerprint"} <= set(MODULES)
+    assert {"bench_why", "bench_ingest", "bench_fingerprint", "bench_hunt"} <= set(MODULES)
 
 
 @pytest.mark.slow
@@ -81,6 +92,12 @@ def test_quick_run_returns_positive_figures(name: str, tmp_path: Path, monkeypat
             assert v >= 0, f"{name}: {key}={v!r}"
     if name == "bench_ingest":
         assert res["reingest_added"] == 0
+    if name == "bench_hunt":
+        from clawtrace import hunt
+
+        assert res["detections"] == len(hunt.detections())
+        for d in hunt.detections():
+            assert res[f"{d}_ms"] > 0 and f"{d}_vs_anchor" in res
 
 
 def test_runner_discovers_and_formats(tmp_path: Path) -> None:
@@ -89,6 +106,7 @@ def test_runner_discovers_and_formats(tmp_path: Path) -> None:
     assert set(runner.discover()) == set(MODULES)
     assert runner.plans("bench_why", quick=True) == [{"quick": True}]
     assert [p["n_events"] for p in runner.plans("bench_why", quick=False)] == [1_000_000, 10_000_000]
+    assert [p["n_events"] for p in runner.plans("bench_hunt", quick=False)] == [10_000_000]
     entries = [
         {"bench": "bench_x", "args": {"quick": True}, "wall_s": 0.1, "result": {"a_s": 1.5, "a_vs_b": 0.25, "n": 3}}
     ]

@@ -534,3 +534,25 @@ def test_api_hunt_dataframe(two_incidents: tuple[Path, Batch, Batch]) -> None:
         assert set(inv.hunt(agent="ops")["session_id"]) == {"s9"}
         with pytest.raises(hunt.UnknownDetectionError):
             inv.hunt("nope")
+
+
+def test_hunt_finds_the_demo_incident(tmp_path: Path) -> None:
+    import io
+
+    from clawtrace.demo import run_demo
+
+    db = tmp_path / "demo.duckdb"
+    out = io.StringIO()
+    r = run_demo(str(db), out=out, err=io.StringIO())
+    first, second = r.sessions
+    exfil = {e["session_id"]: e["event_id"] for e in r.exfiltrations}
+    with Store.open(db, read_only=True) as store:
+        found = hunt.hunt(store)
+    critical = {(f.session_id, f.event_id) for f in found if f.detection == "secret_then_egress"}
+    assert critical == {(first, exfil[first]), (second, exfil[second])}
+    assert found[0].detection == "secret_then_egress"
+    tainted = [f for f in found if f.detection == "tainted_memory_read"]
+    assert [f.session_id for f in tainted] == [second]
+    assert r.cross_session[0]["writer"] in tainted[0].related
+    text = out.getvalue()
+    assert "clawtrace hunt" in text and "critical secret_then_egress" in text
