@@ -456,6 +456,7 @@
       var item = h("div", "ct-legend-item wide", null, grid);
       var s = el("svg", { width: "34", height: "16", viewBox: "-20 -9 40 18" }, null);
       var g = el("g", { "class": "ct-node fam-other " + x[1] }, s);
+      el("path", { d: shapePath("other", 34, 12), "class": "ct-halo" }, g);
       el("path", { d: shapePath("other", 34, 12), "class": "ct-shape" }, g);
       item.appendChild(s);
       h("span", null, x[2], item);
