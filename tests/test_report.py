@@ -223,3 +223,19 @@ def test_script_json_round_trips_what_would_close_a_script() -> None:
     text = html_graph.script_json(nasty)
     assert not re.search(r"[<>&\u2028\u2029]", text)
     assert json.loads(text) == nasty
+
+
+def test_long_tables_are_cut_worst_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = fake_secrets()
+    db = build_store(tmp_path / "s.duckdb", secrets_batch(secrets), benign_session())
+    monkeypatch.setattr(incident, "_TABLE_ROWS", 1)
+    with Store.open(db, read_only=True) as store:
+        rep = incident.build(store)
+    sec = sections(incident.to_markdown(rep))
+    rows = [line for line in sec["Egress"].splitlines() if line.startswith("| **")]
+    assert len(rows) == 1 and rows[0].startswith("| **EXFILTRATION**")
+    assert f"{len(rep.egress) - 1} more" in sec["Egress"] and "`clawtrace egress`" in sec["Egress"]
+    assert rep.egress[-1]["verdict"] == "ok" and len(rep.egress) == len(secrets) + 1
+    # The session with flagged egress comes first; the benign one is cut and counted.
+    assert "`leak`" in sec["Sessions"] and "`s-calm`" not in sec["Sessions"]
+    assert "1 more (no flagged egress)" in sec["Sessions"]

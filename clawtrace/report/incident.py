@@ -36,6 +36,8 @@ _VERDICT_RANK = {"exfiltration": 0, "suspicious": 1, "ok": 2}
 _MAX_CHAINS = 20
 """Flagged egress events whose chains are walked for root causes and containment."""
 _TIMELINE_ROWS = 200
+_TABLE_ROWS = 100
+"""Sessions and egress rows shown; the rest are counted, with the command that lists them."""
 _CHAIN_ROWS = 25
 _EVIDENCE_ROWS = 40
 _EVIDENCE_KINDS = ("data_flow", "effect", "wrote_read", "spawned", "returned", "emitted")
@@ -443,6 +445,8 @@ def _doc(r: IncidentReport, *, graph_in_html: bool) -> tuple[str, list[_Block]]:
     b.append(_Block("p", [" ".join(r.summary)]))
 
     b.append(_Block("h2", ["Sessions"]))
+    involved = {e["session_id"] for e in r.egress if e["verdict"] != "ok"} | set(r.containment["sessions"])
+    shown_sessions = sorted(r.sessions, key=lambda s: s["session_id"] not in involved)[:_TABLE_ROWS]
     b.append(
         _Block(
             "table",
@@ -456,12 +460,23 @@ def _doc(r: IncidentReport, *, graph_in_html: bool) -> tuple[str, list[_Block]]:
                     [str(s.get("events") or 0)],
                     [", ".join(s.get("flags") or [])],
                 ]
-                for s in r.sessions
+                for s in shown_sessions
             ],
         )
         if r.sessions
         else _Block("p", ["No sessions."])
     )
+    if len(r.sessions) > len(shown_sessions):
+        b.append(
+            _Block(
+                "note",
+                [
+                    f"{len(r.sessions) - len(shown_sessions)} more (no flagged egress): ",
+                    ("code", "clawtrace sessions"),
+                    ".",
+                ],
+            )
+        )
 
     b.append(_Block("h2", ["Timeline"]))
     shown = len(r.timeline)
@@ -511,10 +526,17 @@ def _doc(r: IncidentReport, *, graph_in_html: bool) -> tuple[str, list[_Block]]:
                         [", ".join(_carried_names(e)) + (" (encoded)" if e.get("encoded") else "")],
                         [("code", e["event_id"][:12])],
                     ]
-                    for e in r.egress
+                    for e in r.egress[:_TABLE_ROWS]
                 ],
             )
         )
+        if len(r.egress) > _TABLE_ROWS:
+            b.append(
+                _Block(
+                    "note",
+                    [f"{len(r.egress) - _TABLE_ROWS} more, less severe or later; all of them: ", ("code", "clawtrace egress"), "."],
+                )
+            )
     else:
         b.append(_Block("p", ["No egress recorded."]))
 
