@@ -49,9 +49,15 @@ def write(db: Path, out: Path, *args: str) -> Path:
 
 
 def center(b: Browser, selector: str) -> tuple[float, float]:
-    r = b.eval(f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2, r.width]; }})()")
+    r = b.eval(
+        f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2, r.width]; }})()"
+    )
     assert r[2] > 0, f"{selector} is not laid out"
     return r[0], r[1]
+
+
+def _scale(transform: str) -> float:
+    return float(transform.split("scale(")[1].rstrip(")"))
 
 
 def check_screenshot(png: bytes, name: str, tmp_path: Path) -> None:
@@ -92,7 +98,10 @@ def test_graph_page_of_a_250_event_chain(browser: Browser, tmp_path: Path) -> No
     root = why["root_causes"][0]["event_id"]
     assert b.eval(f"document.querySelector('g.ct-node[data-id=\"{root}\"]').classList.contains('is-root')")
     sens = {e["event_id"] for e in why["sensitive_sources"]}
-    assert set(b.eval("[...document.querySelectorAll('.ct-canvas g.ct-node.is-sensitive')].map(g => g.dataset.id)")) == sens
+    assert (
+        set(b.eval("[...document.querySelectorAll('.ct-canvas g.ct-node.is-sensitive')].map(g => g.dataset.id)"))
+        == sens
+    )
     # Everything fits the canvas after the initial fit.
     assert b.eval(
         "(() => { const c = document.querySelector('.ct-canvas > svg').getBoundingClientRect();"
@@ -107,7 +116,9 @@ def test_graph_page_of_a_250_event_chain(browser: Browser, tmp_path: Path) -> No
         " return [pt.x, pt.y]; })()"
     )
     b.hover(x, y)
-    tip = b.wait_for("(() => { const t = document.querySelector('.ct-tooltip'); return t.style.display === 'block' && t.textContent; })()")
+    tip = b.wait_for(
+        "(() => { const t = document.querySelector('.ct-tooltip'); return t.style.display === 'block' && t.textContent; })()"
+    )
     assert "data_flow" in tip and "confidence" in tip and "bytes matched" in tip
     # A real click on the root cause shows its event.
     b.click(*center(b, f'g.ct-node[data-id="{root}"] .ct-shape'))
@@ -120,9 +131,10 @@ def test_graph_page_of_a_250_event_chain(browser: Browser, tmp_path: Path) -> No
     # The wheel zooms around the cursor.
     before = b.eval("document.querySelector('.ct-viewport').getAttribute('transform')")
     b.wheel(500, 400, -600)
-    after = b.wait_for(f"(() => {{ const t = document.querySelector('.ct-viewport').getAttribute('transform'); return t !== {json.dumps(before)} && t; }})()")
-    scale = lambda t: float(t.split("scale(")[1].rstrip(")"))  # noqa: E731
-    assert scale(after) > scale(before)
+    after = b.wait_for(
+        f"(() => {{ const t = document.querySelector('.ct-viewport').getAttribute('transform'); return t !== {json.dumps(before)} && t; }})()"
+    )
+    assert _scale(after) > _scale(before)
     assert b.problems() == []
 
 
@@ -137,11 +149,22 @@ def test_report_page_of_the_demo_store(browser: Browser, demo: tuple[Path, dict[
     b = browser
     b.load(page.as_uri())
     why = found["why"]
-    assert b.wait_for("document.querySelector('.ct-graph') && document.querySelector('.ct-graph').dataset.rendered") == str(len(why["events"]) + 1)
+    assert b.wait_for(
+        "document.querySelector('.ct-graph') && document.querySelector('.ct-graph').dataset.rendered"
+    ) == str(len(why["events"]) + 1)
     assert b.problems() == []
     assert b.requests() == [page.as_uri()]
     headings = b.eval("[...document.querySelectorAll('h2')].map(h => h.textContent)")
-    assert headings == ["Summary", "Sessions", "Timeline", "Egress", "Causal chain", "Containment", "Tamper evidence", "Next commands"]
+    assert headings == [
+        "Summary",
+        "Sessions",
+        "Timeline",
+        "Egress",
+        "Causal chain",
+        "Containment",
+        "Tamper evidence",
+        "Next commands",
+    ]
     text = b.eval("document.body.innerText")
     assert found["exfiltrations"][0]["destination"] in text and "VERIFIED" in text
     sens = why["sensitive_sources"][0]["event_id"]

@@ -33,12 +33,12 @@ def run(db: Path, *args: str, code: int = 0) -> tuple[str, str]:
 
 def sections(md: str) -> dict[str, str]:
     """The report's ``## `` sections by title."""
-    parts = re.split(r"^## (.+)$", md, flags=re.M)
+    parts = re.split(r"^## (.+)$", md, flags=re.MULTILINE)
     return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
 def subsections(text: str) -> dict[str, str]:
-    parts = re.split(r"^### (.+)$", text, flags=re.M)
+    parts = re.split(r"^### (.+)$", text, flags=re.MULTILINE)
     return {re.sub(r" \(\d+\)$", "", parts[i].strip()): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
@@ -48,7 +48,11 @@ def assert_self_contained(page: str) -> None:
     for needle in ('src="http', "src='http", "@import", "url(http", "<link", "<iframe", 'href="http'):
         assert needle not in low, needle
     csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)"', page)
-    assert csp and "default-src 'none'" in csp.group(1) and "unsafe-inline" not in csp.group(1).split("script-src")[1].split(";")[0]
+    assert (
+        csp
+        and "default-src 'none'" in csp.group(1)
+        and "unsafe-inline" not in csp.group(1).split("script-src")[1].split(";")[0]
+    )
 
 
 def assert_no_raw(text: str, secrets: list[str] | tuple[str, ...]) -> None:
@@ -65,7 +69,16 @@ def test_report_of_the_demo_store_tells_the_incident(demo: tuple[Path, dict[str,
     db, found = demo
     md, _ = run(db, "report")
     sec = sections(md)
-    assert list(sec) == ["Summary", "Sessions", "Timeline", "Egress", "Causal chain", "Containment", "Tamper evidence", "Next commands"]
+    assert list(sec) == [
+        "Summary",
+        "Sessions",
+        "Timeline",
+        "Egress",
+        "Causal chain",
+        "Containment",
+        "Tamper evidence",
+        "Next commands",
+    ]
     exfil = found["exfiltrations"]
     first = next(e for e in exfil if e["session_id"] == found["sessions"][0])
     # The real destination, in the summary and the egress table, worst first.
@@ -81,7 +94,10 @@ def test_report_of_the_demo_store_tells_the_incident(demo: tuple[Path, dict[str,
     assert page_root["event_id"][:12] in chain["Root causes"] and page_root["artifact"] in chain["Root causes"]
     creds = why["sensitive_sources"][0]["artifact"]
     assert creds.endswith("/.aws/credentials")
-    assert creds.removeprefix("file://") in chain["Sensitive sources"] and "reached the target" in chain["Sensitive sources"]
+    assert (
+        creds.removeprefix("file://") in chain["Sensitive sources"]
+        and "reached the target" in chain["Sensitive sources"]
+    )
     assert "base64" in chain["Evidence"] and "data_flow" in chain["Evidence"]
     # Containment: the poisoned memory, the credentials (file and secrets by placeholder), both sessions.
     contain = subsections(sec["Containment"])
@@ -111,9 +127,14 @@ def test_html_report_of_the_demo_store_is_self_contained(demo: tuple[Path, dict[
     assert found["why"]["sensitive_sources"][0]["artifact"] in page
     assert "memory://demo-agent/MEMORY.md" in page and "VERIFIED" in page
     # The graph of the chain is embedded as data for the viewer.
-    data = json.loads(re.search(r'<script type="application/json" id="ct-graph-1-data">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
+    data = json.loads(
+        re.search(r'<script type="application/json" id="ct-graph-1-data">(.*?)</script>', page, re.DOTALL).group(1)
+    )  # type: ignore[union-attr]
     assert data["target"] == found["why"]["target"]["event_id"]
-    assert {n["id"] for n in data["nodes"]} == {found["why"]["target"]["event_id"], *(e["event_id"] for e in found["why"]["events"])}
+    assert {n["id"] for n in data["nodes"]} == {
+        found["why"]["target"]["event_id"],
+        *(e["event_id"] for e in found["why"]["events"]),
+    }
 
 
 def test_report_of_a_benign_session_has_nothing_to_contain(sample_db: Path, tmp_path: Path) -> None:
@@ -164,7 +185,9 @@ def test_wide_chain_report_is_bounded_and_ranked(tmp_path: Path) -> None:
 
 def test_tampering_shows_in_the_report(sample_db: Path) -> None:
     con = duckdb.connect(str(sample_db))
-    con.execute("UPDATE events SET summary = 'nothing to see' WHERE kind = 'net.egress' AND session_id = 's-incident-1'")
+    con.execute(
+        "UPDATE events SET summary = 'nothing to see' WHERE kind = 'net.egress' AND session_id = 's-incident-1'"
+    )
     con.close()
     md, err = run(sample_db, "report")
     sec = sections(md)
@@ -191,8 +214,14 @@ def test_no_raw_secret_in_any_output(tmp_path: Path) -> None:
     raw = [s for _t, s, _tpl in secrets]
     egress = json.loads(run(db, "egress", "--format", "json")[0])
     assert egress and all(r["verdict"] == "exfiltration" for r in egress)
-    outputs = [run(db, "report")[0], run(db, "report", "leak", "--format", "html")[0], run(db, "report", egress[0]["event_id"])[0]]
-    outputs += [run(db, "graph", r["event_id"], "--format", fmt)[0] for r in egress[:5] for fmt in ("html", "dot", "mermaid")]
+    outputs = [
+        run(db, "report")[0],
+        run(db, "report", "leak", "--format", "html")[0],
+        run(db, "report", egress[0]["event_id"])[0],
+    ]
+    outputs += [
+        run(db, "graph", r["event_id"], "--format", fmt)[0] for r in egress[:5] for fmt in ("html", "dot", "mermaid")
+    ]
     for text in outputs:
         assert_no_raw(text, raw)
     assert "[REDACTED:" in outputs[0]
@@ -207,7 +236,7 @@ def test_graph_html_escapes_hostile_text(tmp_path: Path) -> None:
     page = out.read_text()
     assert_self_contained(page)
     assert page.count("<script") == 2 and page.count("</script>") == 2  # the data and the viewer, nothing injected
-    data_text = re.search(r'id="ct-graph-1-data">(.*?)</script>', page, re.S).group(1)  # type: ignore[union-attr]
+    data_text = re.search(r'id="ct-graph-1-data">(.*?)</script>', page, re.DOTALL).group(1)  # type: ignore[union-attr]
     assert "<" not in data_text and ">" not in data_text
     data = json.loads(data_text)
     assert HOSTILE in {n["summary"] for n in data["nodes"]}
