@@ -162,6 +162,14 @@ class Browser:
         """Move the mouse to viewport coordinates."""
         self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
 
+    def drag(self, x0: float, y0: float, x1: float, y1: float, steps: int = 5) -> None:
+        """Press the left button at (x0, y0), move to (x1, y1) in steps, release."""
+        self.send("Input.dispatchMouseEvent", type="mousePressed", x=x0, y=y0, button="left", buttons=1, clickCount=1)
+        for i in range(1, steps + 1):
+            x, y = x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps
+            self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y, button="left", buttons=1)
+        self.send("Input.dispatchMouseEvent", type="mouseReleased", x=x1, y=y1, button="left", buttons=1, clickCount=1)
+
     def wheel(self, x: float, y: float, delta_y: float) -> None:
         """A mouse-wheel turn at viewport coordinates (negative: zoom in)."""
         self.send("Input.dispatchMouseEvent", type="mouseWheel", x=x, y=y, deltaX=0, deltaY=delta_y)

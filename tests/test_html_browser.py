@@ -56,6 +56,11 @@ def center(b: Browser, selector: str) -> tuple[float, float]:
     return r[0], r[1]
 
 
+def _translate(transform: str) -> tuple[float, float]:
+    x, y = transform.split("translate(")[1].split(")")[0].split(",")
+    return float(x), float(y)
+
+
 def _scale(transform: str) -> float:
     return float(transform.split("scale(")[1].rstrip(")"))
 
@@ -135,6 +140,13 @@ def test_graph_page_of_a_250_event_chain(browser: Browser, tmp_path: Path) -> No
         f"(() => {{ const t = document.querySelector('.ct-viewport').getAttribute('transform'); return t !== {json.dumps(before)} && t; }})()"
     )
     assert _scale(after) > _scale(before)
+    # Dragging pans by as much as the mouse moved, and is not taken for a click.
+    selected = b.eval("document.querySelector('.ct-details').dataset.eventId")
+    b.drag(300, 300, 420, 360)
+    moved = b.eval("document.querySelector('.ct-viewport').getAttribute('transform')")
+    assert _translate(moved)[0] - _translate(after)[0] == pytest.approx(120, abs=1)
+    assert _translate(moved)[1] - _translate(after)[1] == pytest.approx(60, abs=1)
+    assert b.eval("document.querySelector('.ct-details').dataset.eventId") == selected
     assert b.problems() == []
 
 
