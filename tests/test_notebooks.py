@@ -30,6 +30,19 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 OPENCLAW_MEMORY = ROOT / "tests" / "data" / "openclaw" / "2026.9.6" / "memory"
 
 
+@pytest.fixture(autouse=True)
+def _jupyter_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep Jupyter's and IPython's files (connection files, profiles, startup scripts) in tmp_path.
+
+    ``JUPYTER_PLATFORM_DIRS=1`` opts in to the platformdirs layout that older jupyter_core
+    versions warn about (a DeprecationWarning at import that ``filterwarnings = error`` would
+    turn into a failure of these tests, though nothing here depends on the old layout).
+    """
+    for var, sub in (("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_CONFIG_DIR", "config"), ("IPYTHONDIR", "ipython")):
+        monkeypatch.setenv(var, str(tmp_path / "jupyter" / sub))
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+
+
 def test_notebooks_exist() -> None:
     assert {p.name for p in NOTEBOOKS} >= {"investigation.ipynb", "threat_hunting.ipynb"}
 
