@@ -404,7 +404,7 @@ class _FleetSession:
                 end_ns=self.t + 5_000_000,
                 attrs=full,
                 resource={"service.name": "openclaw-gateway", "host.name": f"gw-{self.agent}"},
-                scope="clawtrace.demo.fleet",
+                scope=f"{__name__}.fleet",
                 links=[(self.trace, s, {}) for s in (links or [])],
             )
         )
