@@ -15,7 +15,8 @@ SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
            || ') that no transcript holds' AS summary,
        list_sort(list_distinct(list(s.event_id))) AS related
 FROM orphans k
-LEFT JOIN events s ON s.session_id = k.session_id AND s.tool_call_id = k.tool_call_id AND s.seq <> k.seq
+LEFT JOIN edges f ON f.src = k.seq
+LEFT JOIN events s ON s.seq = f.dst
 WHERE ($since IS NULL OR k.ts >= CAST($since AS TIMESTAMP))
   AND ($session IS NULL OR k.session_id = $session)
   AND ($agent IS NULL OR k.agent_id = $agent)

@@ -5,11 +5,16 @@
 -- params: since, session, agent
 -- references: MITRE ATT&CK T1105, T1059.004; OWASP LLM05:2025, LLM06:2025
 WITH x AS (
+    -- process.exec command lines; tool-call arguments too when the store keeps content
     SELECT seq, event_id, kind, ts, session_id, agent_id,
            coalesce(json_extract_string(attrs, '$."process.command_line"'), content, summary, '') AS cmd,
            json_extract_string(attrs, '$."openclaw.exec.pipe_to_shell"') AS flagged
     FROM events
-    WHERE kind = 'process.exec' OR (kind = 'tool.call' AND content IS NOT NULL)
+    WHERE kind = 'process.exec'
+    UNION ALL
+    SELECT seq, event_id, kind, ts, session_id, agent_id, content, NULL
+    FROM events
+    WHERE kind = 'tool.call' AND content IS NOT NULL
 ),
 hits AS (
     SELECT * FROM x

@@ -10,12 +10,16 @@ WITH skills AS (
     WHERE kind IN ('skill.load', 'skill.install') AND trust <> 'trusted' AND session_id IS NOT NULL
 ),
 access AS (
-    SELECT seq, event_id, kind, ts, session_id, agent_id, artifact, sensitivity
-    FROM events
-    WHERE session_id IS NOT NULL
-      AND (kind IN ('net.egress', 'net.fetch')
-           OR (kind IN ('file.read', 'memory.read') AND sensitivity IN ('secret', 'credential')))
-      AND session_id IN (SELECT session_id FROM skills)
+    -- one equality filter per branch: DuckDB pushes those into the scan, an IN list it does not
+    SELECT seq, event_id, kind, ts, session_id, agent_id, artifact, sensitivity FROM events WHERE kind = 'net.egress'
+    UNION ALL
+    SELECT seq, event_id, kind, ts, session_id, agent_id, artifact, sensitivity FROM events WHERE kind = 'net.fetch'
+    UNION ALL
+    SELECT seq, event_id, kind, ts, session_id, agent_id, artifact, sensitivity FROM events
+    WHERE sensitivity = 'credential' AND kind IN ('file.read', 'memory.read')
+    UNION ALL
+    SELECT seq, event_id, kind, ts, session_id, agent_id, artifact, sensitivity FROM events
+    WHERE sensitivity = 'secret' AND kind IN ('file.read', 'memory.read')
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        CASE WHEN k.kind LIKE 'net.%' THEN 'network ' ELSE k.sensitivity || ' read ' END

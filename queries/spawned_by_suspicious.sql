@@ -16,20 +16,24 @@ by_parent AS (
     WHERE s.parent_session IS NOT NULL AND s.session_id NOT IN (SELECT child FROM by_edge WHERE child IS NOT NULL)
 ),
 first_of_child AS (
-    SELECT session_id, arg_min(seq, (ts, seq)) AS seq
-    FROM events WHERE session_id IN (SELECT child FROM by_parent)
-    GROUP BY session_id
+    SELECT b.child AS session_id, arg_min(e.seq, (e.ts, e.seq)) AS seq
+    FROM by_parent b JOIN events e ON e.session_id = b.child
+    GROUP BY b.child
 ),
 lineage AS (
     SELECT child, parent, child_seq, spawn_seq, spawn_ts FROM by_edge
     UNION ALL
     SELECT b.child, b.parent, f.seq, b.spawn_seq, b.spawn_ts FROM by_parent b JOIN first_of_child f ON f.session_id = b.child
 ),
+suspect AS (
+    SELECT event_id, artifact, kind, session_id, ts FROM events WHERE trust = 'untrusted'
+    UNION ALL
+    SELECT event_id, artifact, kind, session_id, ts FROM events WHERE trust = 'unknown' AND kind IN ('skill.load', 'skill.install')
+),
 taint AS (
     SELECT l.child_seq, u.event_id, u.artifact, u.kind
     FROM lineage l
-    JOIN events u ON u.session_id = l.parent AND u.ts <= l.spawn_ts
-    WHERE u.trust = 'untrusted' OR (u.kind IN ('skill.load', 'skill.install') AND u.trust <> 'trusted')
+    JOIN suspect u ON u.session_id = l.parent AND u.ts <= l.spawn_ts
 )
 SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
        'session ' || k.session_id || ' spawned by ' || any_value(l.parent) || ' after untrusted '
