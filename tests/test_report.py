@@ -268,3 +268,16 @@ def test_long_tables_are_cut_worst_first(tmp_path: Path, monkeypatch: pytest.Mon
     # The session with flagged egress comes first; the benign one is cut and counted.
     assert "`leak`" in sec["Sessions"] and "`s-calm`" not in sec["Sessions"]
     assert "1 more (no flagged egress)" in sec["Sessions"]
+
+
+def test_impact_graph_of_an_artifact_draws_where_it_starts(sample_db: Path) -> None:
+    page, _ = run(sample_db, "graph", "http://docs.acme.test/setup", "--direction", "impact", "--format", "html")
+    data = json.loads(re.search(r'id="ct-graph-1-data">(.*?)</script>', page, re.DOTALL).group(1))  # type: ignore[union-attr]
+    assert data["direction"] == "impact"
+    origins = [n for n in data["nodes"] if n["target"]]
+    assert origins and all(n["artifact"] == "http://docs.acme.test/setup" and n["kind"] == "net.fetch" for n in origins)
+    ids = {n["id"] for n in data["nodes"]}
+    imp = json.loads(run(sample_db, "impact", "http://docs.acme.test/setup", "--format", "json")[0])
+    assert ids == {e["event_id"] for e in imp["events"]} | {n["id"] for n in origins}
+    assert len(data["edges"]) == len(imp["edges"])
+    assert "memory://main/MEMORY.md" in {n["artifact"] for n in data["nodes"]}

@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 
 from clawtrace.report.render import to_jsonable
-from clawtrace.store import Store
+from clawtrace.store import Store, iso
 
 __all__ = ["fragment", "graph_data", "graph_page", "node_details", "page", "script_json", "to_html"]
 
@@ -114,7 +114,7 @@ def graph_data(
                 "root": eid in roots,
                 "sensitive": eid in sens,
                 "carried": bool(sens.get(eid, {}).get("carried")),
-                "target": eid == target.get("event_id"),
+                "target": eid == target.get("event_id") or bool(e.get("origin")),
                 "details": details.get(eid, {}),
             }
         )
@@ -139,6 +139,7 @@ def graph_data(
             if ed["src"] in seen and ed["dst"] in seen
         ],
         "truncated": bool(chain.get("truncated")),
+        "direction": "impact" if "containment" in chain else "why",
     }
 
 
@@ -183,8 +184,28 @@ def to_html(
     return page("clawtrace: " + data["title"], fragment(data), body_class="ct-page")
 
 
+def _origins(store: Store, chain: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events an artifact's ``impact`` starts from: edge ends that are not among its events."""
+    known = {e["event_id"] for e in chain["events"]}
+    missing = sorted({x for ed in chain["edges"] for x in (ed["src"], ed["dst"])} - known)
+    if not missing:
+        return []
+    cols, rows = store.sql(
+        "SELECT event_id, kind, ts, session_id, agent_id, tool_name, artifact, trust, sensitivity, source, summary "
+        "FROM events WHERE event_id IN (SELECT unnest($ids::VARCHAR[])) ORDER BY ts",
+        {"ids": missing},
+    )
+    return [dict(zip(cols, r), ts=iso(r[2]), origin=True) for r in rows]
+
+
 def graph_page(store: Store, chain: dict[str, Any], *, title: str | None = None) -> str:
-    """:func:`to_html` with each event's details (attributes, ids, secrets by digest) read from the store."""
+    """:func:`to_html` with each event's details (attributes, ids, secrets by digest) read from the store.
+
+    For the impact of an artifact, the events that touch it (where the traversal starts) are
+    drawn too, marked as origins.
+    """
+    if "event_id" not in chain["target"]:
+        chain = {**chain, "events": _origins(store, chain) + list(chain["events"])}
     ids = [e["event_id"] for e in chain["events"]]
     if "event_id" in chain["target"]:
         ids.append(chain["target"]["event_id"])

@@ -343,7 +343,7 @@
       var t2 = el("text", { x: -NODE_W / 2 + 14, y: 11, "class": "ct-sum" }, g);
       t2.textContent = truncate(nd.summary || nd.artifact || nd.id, 29);
       var badges = [];
-      if (nd.target) { badges.push(["target", "TARGET"]); }
+      if (nd.target) { badges.push(["target", data.direction === "impact" ? "ORIGIN" : "TARGET"]); }
       if (nd.root) { badges.push(["root", "ROOT CAUSE"]); }
       if (nd.sensitive) { badges.push(["sensitive", nd.sensitivity === "credential" ? "CREDENTIAL" : "SECRET"]); }
       var bx = -NODE_W / 2 + 6;
@@ -452,7 +452,7 @@
     });
     h("h5", null, "Highlights", grid);
     [["root", "is-root", "root cause (untrusted origin)"], ["sensitive", "is-sensitive", "sensitive source (secret, credential)"],
-      ["target", "is-target", "the event explained"]].forEach(function (x) {
+      ["target", "is-target", this.data.direction === "impact" ? "where the impact starts" : "the event explained"]].forEach(function (x) {
       var item = h("div", "ct-legend-item wide", null, grid);
       var s = el("svg", { width: "34", height: "16", viewBox: "-20 -9 40 18" }, null);
       var g = el("g", { "class": "ct-node fam-other " + x[1] }, s);
@@ -585,7 +585,7 @@
     h("h3", null, "Click an event to see its details", d);
     h("p", "ct-hint", "Drag to pan, scroll to zoom, hover an edge for its evidence. Untick \u201ccontext edges\u201d to see only evidence.", d);
     function item(nd) { return { id: nd.id, text: nd.kind + "  " + shortId(nd.id), note: truncate(nd.summary || nd.artifact || "", 90) }; }
-    this.linkList(d, "Target", this.nodes.filter(function (nd) { return nd.target; }).map(item));
+    this.linkList(d, this.data.direction === "impact" ? "Origin" : "Target", this.nodes.filter(function (nd) { return nd.target; }).map(item));
     this.linkList(d, "Root causes", this.nodes.filter(function (nd) { return nd.root; }).map(item));
     this.linkList(d, "Sensitive sources", this.nodes.filter(function (nd) { return nd.sensitive; }).map(item));
     self.buildLegend(d);
@@ -615,7 +615,7 @@
     d.textContent = "";
     d.setAttribute("data-event-id", nd.id);
     var flags = h("div", null, null, d);
-    if (nd.target) { h("span", "ct-flag target", "TARGET", flags); }
+    if (nd.target) { h("span", "ct-flag target", this.data.direction === "impact" ? "ORIGIN" : "TARGET", flags); }
     if (nd.root) { h("span", "ct-flag root", "ROOT CAUSE", flags); }
     if (nd.sensitive) { h("span", "ct-flag sensitive", (nd.sensitivity || "sensitive").toUpperCase() + (nd.carried ? " \u00b7 reached the target" : ""), flags); }
     if (nd.trust === "untrusted") { h("span", "ct-flag untrusted", "UNTRUSTED", flags); }
