@@ -162,6 +162,28 @@ def test_investigation_notebook_on_the_demo(tmp_path: Path) -> None:
     assert "flowchart" in text and "# Incident report" in text
     assert "hash chain OK" in text
     assert (db.stat().st_size > 0) and "AKIAZQ4XKT7YB2NW5RJM" not in text
+    if shutil.which("chromium"):  # the browser tests install it in CI; locally this part is optional
+        # One node per event of the chain `clawtrace demo` itself found for the same egress.
+        assert demo["why"]["target"]["event_id"] == first_id
+        _graph_renders_inline(next(h for h in run.html if "<iframe srcdoc=" in h), tmp_path, len(demo["why"]["events"]) + 1)
+
+
+def _graph_renders_inline(output_html: str, tmp_path: Path, nodes: int) -> None:
+    """The notebook's inline graph output, as Jupyter shows it, renders in a real Chromium."""
+    from tests.browser import Browser
+
+    page = tmp_path / "notebook-output.html"
+    page.write_text(f"<!DOCTYPE html><html><body>{output_html}</body></html>", encoding="utf-8")
+    b = Browser(str(shutil.which("chromium")))
+    try:
+        b.load(page.as_uri())
+        inner = "document.querySelector('iframe').contentDocument"
+        rendered = b.wait_for(f"{inner} && {inner}.querySelector('.ct-graph') && {inner}.querySelector('.ct-graph').dataset.rendered")
+        assert int(rendered) == nodes
+        assert b.eval(f"{inner}.querySelectorAll('svg g').length") > 5
+        assert b.problems() == []
+    finally:
+        b.close()
 
 
 def test_investigation_notebook_imports_a_real_openclaw_state_dir(tmp_path: Path) -> None:
