@@ -426,7 +426,10 @@ export function toolEffects(toolName, rawParams, { cwd, browserHost } = {}) {
     out.egress = true;
   };
   if (EXEC_TOOLS.has(name)) {
-    const cmd = p.command ?? p.cmd ?? p.script ?? (["write", "send-keys", "send", "paste", "submit"].includes(p.action) ? (p.data ?? p.text ?? p.input ?? (Array.isArray(p.keys) ? p.keys.join(" ") : p.keys)) : null);
+    // exec/bash: the command; process write/send-keys: what is typed into a running exec
+    const typed = ["write", "send-keys", "send", "paste", "submit"].includes(p.action)
+      ? (p.data ?? p.text ?? p.input ?? (Array.isArray(p.keys) ? p.keys.join(" ") : p.keys)) : null;
+    const cmd = p.command ?? p.cmd ?? p.script ?? typed;
     if (typeof cmd === "string") {
       const v = parseCommand(cmd, { cwd: p.workdir || p.cwd || cwd });
       out.reads.push(...v.reads);
@@ -501,7 +504,7 @@ export class Gate {
     if (!st) {
       st = { taint: [], browserHost: null };
       if (this.p.statePath && this.p.strict) {
-        for (const t of this.readTaint(key, ctx?.sessionKey)) st.taint.push(t);
+        for (const t of this.readTaint(key)) st.taint.push(t);
       }
       this.sessions.set(key, st);
       if (this.sessions.size > 1024) this.sessions.delete(this.sessions.keys().next().value);
@@ -509,7 +512,7 @@ export class Gate {
     return st;
   }
 
-  readTaint(sid, skey) {
+  readTaint(sid) {
     try {
       const fd = fs.openSync(this.p.statePath, "r");
       try {
@@ -520,7 +523,7 @@ export class Gate {
         return buf.toString("utf8").split("\n").flatMap((line) => {
           try {
             const t = JSON.parse(line);
-            return t && (t.session === sid || (skey && t.sessionKey === skey)) ? [t] : [];
+            return t && t.session === sid ? [t] : []; // by session id: a /reset starts clean
           } catch { return []; }
         });
       } finally { fs.closeSync(fd); }
