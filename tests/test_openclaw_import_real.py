@@ -129,3 +129,57 @@ def test_audit_ledger_of_a_gateway_run_joins_every_tool_call(db: Path, tmp_path:
         audit = json.loads(attrs)["openclaw.audit.rows"]
         assert [a["action"] for a in audit] == ["tool.action.started", "tool.action.finished"], tcid
         assert trace and len(trace) == 32  # from the gateway log
+
+
+# ----------------------------------------------------------------- export-trajectory bundles
+
+BUNDLE = Path(__file__).parent / "data" / "openclaw-bundles" / "2026.9.6-exfil-exec"
+"""`openclaw sessions export-trajectory` of the exfil-exec scenario (sink on 127.0.0.1:46377),
+left where OpenClaw writes it: ``<workspace>/.openclaw/trajectory-exports/bundle``."""
+
+
+def test_export_bundle_imports_the_incident(tmp_path: Path, db: Path) -> None:
+    root = tmp_path / "b"
+    shutil.copytree(BUNDLE, root)
+    bundle = root / "workspace" / ".openclaw" / "trajectory-exports" / "bundle"
+    before = checksums(root)
+    s = _import(db, bundle)
+    assert checksums(root) == before
+    assert s.sessions == 1 and s.tool_calls == 2 and s.egress == 1, s
+    assert s.problems == []
+    with Store.open(db, read_only=True) as st:
+        (e,) = egress(st)
+        assert e["destination"] == "127.0.0.1:46377" and e["verdict"] == "exfiltration"
+        assert [c["artifact"] for c in e["carried"]] == ["file://~/.aws/credentials"]
+        # The bundle writes the workspace as $WORKSPACE_DIR; it is put back from where the
+        # bundle sits, so the relative read of notes.txt is the workspace's file.
+        reads = st.sql("SELECT artifact, agent_id FROM events WHERE kind = 'file.read' AND tool_call_id = 'call_read_1'")[1]
+        assert reads == [((root / "workspace" / "notes.txt").resolve().as_uri(), "main")]
+        chain = why(st, e["event_id"]).as_dict()
+        assert any(x["kind"] == "tool.call" and x["tool_name"] == "exec" for x in chain["events"]), chain["events"]
+        assert [s["artifact"] for s in chain["sensitive_sources"] if s["carried"]] == ["file://~/.aws/credentials"]
+    # Twice: nothing new.
+    assert _import(db, bundle).events == 0
+
+
+def test_export_bundle_moved_elsewhere_keeps_the_placeholder(tmp_path: Path, db: Path) -> None:
+    src = BUNDLE / "workspace" / ".openclaw" / "trajectory-exports" / "bundle"
+    moved = tmp_path / "handed-over"
+    shutil.copytree(src, moved)
+    s = _import(db, moved)
+    assert s.egress == 1 and s.problems == []
+    with Store.open(db, read_only=True) as st:
+        (art,) = st.sql("SELECT artifact FROM events WHERE kind = 'file.read' AND tool_call_id = 'call_read_1'")[1][0]
+    assert "WORKSPACE_DIR" in art and art.endswith("/notes.txt"), art
+
+
+def test_export_bundle_with_a_garbled_line_imports_the_rest(tmp_path: Path, db: Path) -> None:
+    src = BUNDLE / "workspace" / ".openclaw" / "trajectory-exports" / "bundle"
+    bad = tmp_path / "bad"
+    shutil.copytree(src, bad)
+    lines = (bad / "events.jsonl").read_text().splitlines()
+    lines.insert(3, '{"traceSchema": "openclaw-trajectory", "source": "transcript", "type": "user.mes')
+    (bad / "events.jsonl").write_text("\n".join(lines) + "\n")
+    s = _import(db, bad)
+    assert s.egress == 1
+    assert any("events.jsonl:4" in p for p in s.problems), s.problems

@@ -335,3 +335,64 @@ def test_benign_control_is_quiet(imported: Imported) -> None:
     assert write, timeline
     why = imported.why(write[-1]["event_id"])
     assert not [r for r in why["root_causes"] if r.get("trust") == "untrusted"], why["root_causes"]
+
+
+# ----------------------------------------------------------------------------- export bundles
+
+
+def _export_bundles(sr: ScenarioRun) -> list[Path]:
+    """`openclaw sessions export-trajectory` of every session of the run (what an operator may
+    be handed instead of the state dir)."""
+    out: list[Path] = []
+    for i, key in enumerate(dict.fromkeys(sr.session_keys)):
+        r = None
+        for k in (f"agent:main:{key}", key):
+            r = sr.run.openclaw(
+                "sessions", "export-trajectory", "--session-key", k, "--workspace", str(sr.run.workspace),
+                "--output", f"clawtrace-{i}", "--json", check=False,
+            )
+            if r.returncode == 0:
+                break
+        assert r is not None and r.returncode == 0, f"export-trajectory {key}: {r and r.stdout[-1500:]} {r and r.stderr[-1500:]}"
+        out.append(Path(json.loads(r.stdout[r.stdout.index("{"):])["outputDir"]))
+    return out
+
+
+def _count_by_kind(db: Path) -> dict[str, int]:
+    r = _clawtrace(db, "query", "SELECT kind, count(*) AS n FROM events GROUP BY kind", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return {row["kind"]: int(row["n"]) for row in json.loads(r.stdout)}
+
+
+def test_export_bundles_give_the_same_chain_and_merge(imported: Imported, tmp_path_factory: pytest.TempPathFactory) -> None:
+    imported.require()
+    sr = imported.sr
+    bundles = _export_bundles(sr)
+    work = tmp_path_factory.mktemp("bundles")
+    alone = dataclasses.replace(imported, db=work / "alone.duckdb")
+    for b in bundles:
+        r = _clawtrace(alone.db, "import", "openclaw", str(b))
+        assert r.returncode == 0, r.stderr[-3000:]
+    # On its own, a bundle shows the incident as the state dir does.
+    rows = alone.sessions()
+    for sid in _session_ids(sr):
+        assert any(sid in str(r["session_id"]) for r in rows), (sid, rows)
+    if sr.name in EGRESS_SCENARIOS:
+        found = [e for e in _sink_egress(alone) if e["verdict"] == "exfiltration"]
+        assert found, alone.egress()
+        assert any(_is_credentials(c.get("artifact")) for e in found for c in e["carried"]), found
+        if sr.name == "injection":
+            why = alone.why(found[0]["event_id"])
+            assert any(_page_fetch(r, sr) for r in why["root_causes"]), why["root_causes"]
+    else:
+        assert [e for e in alone.egress() if e["verdict"] in ("exfiltration", "suspicious")] == []
+    # Into the store of the state dir's import: the same tool calls, results and egress, not doubled.
+    merged = work / "merged.duckdb"
+    merged.write_bytes(imported.db.read_bytes())
+    before = _count_by_kind(merged)
+    for b in bundles:
+        r = _clawtrace(merged, "import", "openclaw", str(b))
+        assert r.returncode == 0, r.stderr[-3000:]
+    after = _count_by_kind(merged)
+    for kind in ("tool.call", "tool.result", "net.egress", "file.read", "process.exec", "net.fetch", "memory.write"):
+        assert after.get(kind, 0) == before.get(kind, 0), (kind, before, after)

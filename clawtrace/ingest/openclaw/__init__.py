@@ -295,14 +295,19 @@ class _Importer:
             return
         entries, size = read_jsonl(d / "events.jsonl", self.s.problems)
         sid = manifest.get("sessionId") if isinstance(manifest, dict) else None
+        workspace = _bundle_workspace(d)
         transcript: list[Entry] = []
         header = None
         for ent in entries:
             if ent.data.get("traceSchema"):
                 tsid = ent.data.get("sessionId") or sid
-                if isinstance(tsid, str):
-                    self.trajectory.setdefault(tsid, []).append(ent.data)
-                    sid = sid or tsid
+                if ent.data.get("source") == "transcript":
+                    conv = _bundle_transcript_entry(ent.data, workspace)
+                    if conv is not None:
+                        transcript.append(Entry(conv, ent.where))
+                elif isinstance(tsid, str):
+                    self.trajectory.setdefault(tsid, []).append(ent.data | {"__where": ent.where})
+                sid = sid or tsid
             elif ent.data.get("type") == "session" and header is None:
                 header = ent.data
                 sid = sid or ent.data.get("id")
@@ -311,9 +316,25 @@ class _Importer:
         if not isinstance(sid, str):
             self.s.problems.append(f"{d}: export bundle names no session id; skipped")
             return
-        if isinstance(manifest, dict) and manifest.get("sessionKey"):
-            self.index.setdefault(sid, {}).setdefault("key", manifest["sessionKey"])
-        self.add_session(sid, None, header, transcript, size)
+        if header is None:
+            # Bundles carry no session header: the workspace they were exported from (when
+            # the bundle still sits in it) stands in for the cwd of relative paths.
+            header = {"type": "session", "id": sid}
+            listed = manifest.get("workspaceDir") if isinstance(manifest, dict) else None
+            if workspace or isinstance(listed, str):
+                header["cwd"] = workspace or listed
+            ts = manifest.get("generatedAt") if isinstance(manifest, dict) else None
+            first = next((e.data.get("timestamp") for e in transcript if e.data.get("timestamp")), ts)
+            if first:
+                header["timestamp"] = first
+        key = manifest.get("sessionKey") if isinstance(manifest, dict) else None
+        agent = None
+        if isinstance(key, str):
+            self.index.setdefault(sid, {}).setdefault("key", key)
+            parts = key.split(":")
+            if len(parts) >= 3 and parts[0] == "agent" and parts[1]:
+                agent = parts[1]  # "agent:<agent id>:<rest>", as OpenClaw spells session keys
+        self.add_session(sid, agent, header, transcript, size)
 
     # ---------------------------------------------------------------- index
 
@@ -688,3 +709,40 @@ def import_openclaw(
             path=str(p),
         )
     return _Importer(plan, sink, progress, home, batch_events).run()
+
+
+_BUNDLE_WORKSPACE = "$WORKSPACE_DIR"
+
+
+def _bundle_workspace(d: Path) -> str | None:
+    """The workspace a bundle was exported from, when it still sits in
+    ``<workspace>/.openclaw/trajectory-exports/<name>/``."""
+    if d.parent.name == "trajectory-exports" and d.parent.parent.name == ".openclaw":
+        return str(d.parent.parent.parent.resolve())
+    return None
+
+
+def _bundle_transcript_entry(d: dict[str, Any], workspace: str | None) -> dict[str, Any] | None:
+    """A bundle's ``source: transcript`` event as the transcript entry it was made from.
+
+    ``user.message``/``assistant.message``/``tool.result`` hold the entry's ``message``;
+    ``session.<type>`` entries hold the entry's own fields in ``data``; ``tool.call`` only
+    repeats a block of its assistant message, so it is dropped. The export writes the
+    workspace as ``$WORKSPACE_DIR``: put the real one back when it is known.
+    """
+    t = d.get("type")
+    data = d.get("data") if isinstance(d.get("data"), dict) else {}
+    if not isinstance(t, str) or t == "tool.call":
+        return None
+    base: dict[str, Any] = {"id": d.get("entryId"), "parentId": d.get("parentEntryId"), "timestamp": d.get("ts")}
+    if t.endswith(".message") or t == "tool.result":
+        out = {"type": "message", **base, "message": data.get("message")}
+    elif t.startswith("session."):
+        out = {**data, "type": t.removeprefix("session."), **base}
+    else:
+        out = {**data, "type": t, **base}
+    if workspace:
+        text = json.dumps(out, ensure_ascii=False)
+        if _BUNDLE_WORKSPACE in text:
+            out = json.loads(text.replace(_BUNDLE_WORKSPACE, workspace.replace("\\", "\\\\").replace('"', '\\"')))
+    return out
