@@ -731,7 +731,8 @@ def _bundle_transcript_entry(d: dict[str, Any], workspace: str | None) -> dict[s
     workspace as ``$WORKSPACE_DIR``: put the real one back when it is known.
     """
     t = d.get("type")
-    data = d.get("data") if isinstance(d.get("data"), dict) else {}
+    raw = d.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if not isinstance(t, str) or t == "tool.call":
         return None
     base: dict[str, Any] = {"id": d.get("entryId"), "parentId": d.get("parentEntryId"), "timestamp": d.get("ts")}
