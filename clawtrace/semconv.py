@@ -270,6 +270,12 @@ transcript lost or rewrote the call (tampering or loss). The import also reports
 OPENCLAW_AUDIT_ROWS: Final = "openclaw.audit.rows"
 """Audit-ledger rows (``action``, ``status``, ``occurred_at``) joined to an imported tool call."""
 
+OPENCLAW_RECEIPT: Final = "openclaw.receipt"
+"""OpenClaw's own execution receipt for a tool call (``execution_decision_facts``: ``outcome``,
+``reason_code``, ``family``, ``operation``, ``occurred_at``, ``receipt_id``), paired with the
+run's tool calls in order: it has no tool call id. A receipt whose outcome is not ``allowed``
+also becomes a ``policy.decision`` event of the call."""
+
 OPENCLAW_TURN_TAINTED: Final = "openclaw.turn.tainted"
 """OpenClaw's own ``turnTainted`` flag: the answer followed untrusted content."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,9 @@ def test_export_bundle_imports_the_incident(tmp_path: Path, db: Path) -> None:
         assert [c["artifact"] for c in e["carried"]] == ["file://~/.aws/credentials"]
         # The bundle writes the workspace as $WORKSPACE_DIR; it is put back from where the
         # bundle sits, so the relative read of notes.txt is the workspace's file.
-        reads = st.sql("SELECT artifact, agent_id FROM events WHERE kind = 'file.read' AND tool_call_id = 'call_read_1'")[1]
+        reads = st.sql(
+            "SELECT artifact, agent_id FROM events WHERE kind = 'file.read' AND tool_call_id = 'call_read_1'"
+        )[1]
         assert reads == [((root / "workspace" / "notes.txt").resolve().as_uri(), "main")]
         chain = why(st, e["event_id"]).as_dict()
         assert any(x["kind"] == "tool.call" and x["tool_name"] == "exec" for x in chain["events"]), chain["events"]
@@ -183,3 +186,78 @@ def test_export_bundle_with_a_garbled_line_imports_the_rest(tmp_path: Path, db: 
     s = _import(db, bad)
     assert s.egress == 1
     assert any("events.jsonl:4" in p for p in s.problems), s.problems
+
+
+# ----------------------------------------------------------------- execution receipts
+
+RECEIPT_FAMILY = {"read": "data", "write": "data", "edit": "data", "exec": "tool", "web_fetch": "tool"}
+
+
+def _receipt_case(tmp_path: Path, name: str = "memory") -> Path:
+    dst = tmp_path / name
+    shutil.copytree(DATA / "2026.9.6" / name, dst, ignore=shutil.ignore_patterns("*-shm"))
+    return dst
+
+
+def _calls(db: Path) -> list[tuple[Any, ...]]:
+    with Store.open(db, read_only=True) as st:
+        return st.sql(
+            "SELECT tool_name, run_id, json_extract_string(attrs, '$.\"openclaw.receipt\".family'), "
+            "json_extract_string(attrs, '$.\"openclaw.receipt\".outcome') FROM events WHERE kind = 'tool.call' ORDER BY ts"
+        )[1]
+
+
+def test_execution_receipts_are_paired_with_the_runs_tool_calls(tmp_path: Path, db: Path) -> None:
+    """`--local` runs leave the audit ledger empty but write execution_decision_facts: one
+    receipt per tool action, no tool call id. Paired in order, each call gets the receipt
+    of its own kind of action."""
+    root = _receipt_case(tmp_path)
+    s = _import(db, root / "state")
+    assert s.problems == []
+    calls = _calls(db)
+    assert [c[0] for c in calls] == ["web_fetch", "write", "read", "exec"]
+    for tool, _run, family, outcome in calls:
+        assert family == RECEIPT_FAMILY[tool], calls
+        assert outcome == "allowed"
+
+
+def _facts(root: Path) -> sqlite3.Connection:
+    return sqlite3.connect(root / "state" / "state" / "openclaw.sqlite")
+
+
+def test_receipts_without_tool_calls_are_reported_as_tampering(tmp_path: Path, db: Path) -> None:
+    root = _receipt_case(tmp_path)
+    with _facts(root) as con:
+        run = con.execute(
+            "SELECT run_id FROM execution_decision_facts WHERE owner = 'tool-action' ORDER BY occurred_at DESC LIMIT 1"
+        ).fetchone()[0]
+        row = con.execute(
+            "SELECT * FROM execution_decision_facts WHERE run_id = ? AND owner = 'tool-action' LIMIT 1", (run,)
+        ).fetchone()
+        cols = len(row)
+        extra = ("tool-action:extra-1", *row[1:])
+        ghost = ("tool-action:ghost-1", row[1], row[2], "ghost-run", *row[4:])
+        con.executemany(f"INSERT INTO execution_decision_facts VALUES ({', '.join('?' * cols)})", [extra, ghost])
+    s = _import(db, root / "state")
+    missing = [p for p in s.problems if run in p and "1 missing (tampering or loss)" in p]
+    assert missing, s.problems
+    assert any("ghost-run" in p and "no transcript tool calls" in p for p in s.problems), s.problems
+    assert len(_calls(db)) == 4  # nothing invented, nothing dropped
+
+
+def test_a_denied_receipt_is_a_policy_decision_of_its_call(tmp_path: Path, db: Path) -> None:
+    root = _receipt_case(tmp_path, "exfil-exec")
+    with _facts(root) as con:
+        con.execute(
+            "UPDATE execution_decision_facts SET decision_outcome = 'denied', reason_code = 'exec_not_allowed' "
+            "WHERE owner = 'tool-action' AND action_family = 'tool'"
+        )
+    s = _import(db, root / "state")
+    assert s.problems == []
+    with Store.open(db, read_only=True) as st:
+        rows = st.sql(
+            "SELECT d.summary, c.tool_name, e.kind FROM events d "
+            "JOIN edges e ON e.dst = d.seq JOIN events c ON c.seq = e.src "
+            "WHERE d.kind = 'policy.decision'"
+        )[1]
+    assert rows == [("OpenClaw denied exec: exec_not_allowed", "exec", "effect")], rows

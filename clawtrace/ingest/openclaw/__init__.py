@@ -23,6 +23,13 @@ What comes from where:
   ``sha256(toolCallId)`` and attached as ``openclaw.audit.rows``. A ledger row with no
   transcript counterpart becomes a ``tool.call`` (source ``openclaw-audit``) with
   ``openclaw.audit.orphan: true`` and a problem line: the transcript lost or rewrote it.
+- **Execution receipts** (``state/openclaw.sqlite`` ``execution_decision_facts``, written even
+  by ``--local`` runs, which leave the ledger empty): no tool call id, so each run's tool-action
+  receipts are paired with its tool calls in time order (``openclaw.receipt``); a receipt whose
+  outcome is not ``allowed`` is a ``policy.decision`` of its call; receipts beyond the run's
+  calls are reported as tampering or loss.
+- **Export bundles** (``sessions export-trajectory``): the transcript and runtime events of one
+  session; ``$WORKSPACE_DIR`` is restored when the bundle sits in its workspace.
 
 Idempotent: event ids are stable (``model.event_id_for``), so re-import adds nothing and an
 import after OpenClaw wrote more adds only the new rows (the store skips known ids).
@@ -111,6 +118,9 @@ class _Importer:
         self.log_spans: dict[tuple[str | None, str], tuple[str, str]] = {}
         self.audit: list[dict[str, Any]] = []
         self.matched: set[str] = set()
+        self.receipts: dict[str, list[dict[str, Any]]] = {}
+        """run id -> its ``execution_decision_facts`` tool-action rows, in time order."""
+        self.receipted: set[str] = set()
         self.seen_sessions: set[str] = set()
         self.run_ids: set[str] = set()
         self.timelines: dict[str, list[tuple[int, str]]] = {}
@@ -163,6 +173,7 @@ class _Importer:
             self.read_export(p)
         self.lineage()
         self.audit_orphans()
+        self.receipt_orphans()
         self.flush(force=True)
         self.s.seconds = time.perf_counter() - t0
         return self.s
@@ -221,6 +232,7 @@ class _Importer:
             return
         self.add_trajectory(rec, meta)
         self.join_audit(rec)
+        self.join_receipts(rec)
         if sid not in self.seen_sessions:
             self.seen_sessions.add(sid)
             self.s.sessions += 1
@@ -549,6 +561,11 @@ class _Importer:
                     )
                 self.audit = table_rows(con, "audit_events", label, self.s.problems)
                 self.audit_label = label
+                for row in table_rows(con, "execution_decision_facts", label, self.s.problems):
+                    if row.get("owner", "tool-action") == "tool-action" and isinstance(row.get("run_id"), str):
+                        self.receipts.setdefault(row["run_id"], []).append(row)
+                for rows in self.receipts.values():
+                    rows.sort(key=lambda r: (r.get("occurred_at") or 0, str(r.get("receipt_id"))))
         except (sqlite3.Error, OSError) as e:
             self.s.problems.append(f"{label}: not a readable SQLite database ({e}); audit ledger not imported")
 
@@ -573,6 +590,69 @@ class _Importer:
                     if row.get(k) is not None
                 }
             )
+
+    def join_receipts(self, rec: SessionRecords) -> None:
+        """Pair OpenClaw's execution receipts of each run with the run's tool calls, in order."""
+        if not self.receipts:
+            return
+        calls: dict[str, list[model.Event]] = {}
+        for e in rec.batch.events:
+            if e.kind == EventKind.TOOL_CALL.value and e.run_id in self.receipts:
+                calls.setdefault(e.run_id, []).append(e)
+        label = getattr(self, "audit_label", "state/openclaw.sqlite")
+        for run_id, evs in calls.items():
+            rows = self.receipts[run_id]
+            self.receipted.add(run_id)
+            evs.sort(key=lambda e: e.ts)  # stable: transcript order within one turn
+            for ev, row in zip(evs, rows):
+                receipt = _receipt(row)
+                ev.attrs[sc.OPENCLAW_RECEIPT] = receipt
+                if receipt.get("outcome") not in (None, "allowed"):
+                    self.pending.events.append(self._decision_event(ev, receipt))
+            if len(rows) > len(evs):
+                self.s.problems.append(
+                    f"{label}:execution_decision_facts: run {run_id} has {len(rows)} tool-action receipts but the "
+                    f"transcript of session {rec.session_id} holds {len(evs)} tool calls of it: "
+                    f"{len(rows) - len(evs)} missing (tampering or loss); compare with the trajectory"
+                )
+
+    def _decision_event(self, call: model.Event, receipt: dict[str, Any]) -> model.Event:
+        outcome = str(receipt.get("outcome"))
+        reason = receipt.get("reason_code")
+        ts = int(receipt.get("occurred_at") or 0) * 1_000_000 or call.ts
+        return model.Event(
+            model.event_id_for(
+                EventKind.POLICY_DECISION.value,
+                session_id=call.session_id,
+                tool_call_id=call.tool_call_id,
+                fallback=("openclaw-receipt", receipt.get("receipt_id")),
+                artifact=f"receipt:{receipt.get('receipt_id')}",
+            ),
+            EventKind.POLICY_DECISION.value,
+            ts,
+            Source.OPENCLAW_AUDIT.value,
+            call.session_id,
+            call.agent_id,
+            run_id=call.run_id,
+            tool_call_id=call.tool_call_id,
+            tool_name=call.tool_name,
+            summary=f"OpenClaw {outcome} {call.tool_name or 'tool'}" + (f": {reason}" if reason else ""),
+            attrs={
+                sc.POLICY_VERDICT: outcome,
+                sc.POLICY_RULE: f"openclaw:{reason or 'unknown'}",
+                sc.OPENCLAW_RECEIPT: receipt,
+            },
+        )
+
+    def receipt_orphans(self) -> None:
+        label = getattr(self, "audit_label", "state/openclaw.sqlite")
+        for run_id, rows in self.receipts.items():
+            if run_id not in self.receipted:
+                self.s.problems.append(
+                    f"{label}:execution_decision_facts: run {run_id} has {len(rows)} tool-action receipts and no "
+                    "transcript tool calls: the transcript lost or rewrote them (tampering or loss), or the "
+                    "transcript was not part of this import"
+                )
 
     def audit_orphans(self) -> None:
         if not self.audit:
@@ -747,3 +827,28 @@ def _bundle_transcript_entry(d: dict[str, Any], workspace: str | None) -> dict[s
         if _BUNDLE_WORKSPACE in text:
             out = json.loads(text.replace(_BUNDLE_WORKSPACE, workspace.replace("\\", "\\\\").replace('"', '\\"')))
     return out
+
+
+def _receipt(row: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an ``execution_decision_facts`` row worth keeping on the call."""
+    out: dict[str, Any] = {
+        "receipt_id": row.get("receipt_id"),
+        "outcome": row.get("decision_outcome"),
+        "reason_code": row.get("reason_code"),
+        "family": row.get("action_family"),
+        "occurred_at": row.get("occurred_at"),
+    }
+    try:
+        body = json.loads(row.get("receipt_json") or "{}")
+    except ValueError:
+        body = {}
+    if isinstance(body, dict):
+        for part, key, name in (
+            ("action", "operation", "operation"),
+            ("source", "decisionBoundary", "boundary"),
+            ("enforcement", "coverageState", "coverage"),
+        ):
+            sub = body.get(part)
+            if isinstance(sub, dict):
+                out[name] = sub.get(key)
+    return {k: v for k, v in out.items() if v is not None}
