@@ -665,3 +665,29 @@ def test_cli_import_openclaw(state: Path, tmp_path: Path, monkeypatch: pytest.Mo
     empty.mkdir()
     r4 = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(empty)])
     assert r4.exit_code == 1 and "no OpenClaw evidence" in r4.stderr
+
+
+def test_an_orphan_that_gets_its_result_later_is_no_longer_an_orphan(state: Path, db: Path) -> None:
+    """Transcripts change under us: a call imported without a result (an orphan, flagged on the
+    stored, immutable event) gets its result in a later import. The result is added and linked
+    to the call, and the orphan detection stops reporting it."""
+    from clawtrace.hunt import hunt
+
+    def orphans() -> list[str]:
+        with Store.open(db, read_only=True) as st:
+            return [f.summary for f in hunt(st, ["orphan_tool_call"])]
+
+    run_import(db, state)
+    assert any("call_exec_lost" in s for s in orphans()), orphans()
+    f = state / "agents" / "main" / "sessions" / f"{S1}.jsonl"
+    tx = _session1(state.parent / "workspace")
+    tx.result("call_exec_lost", "exec", "slept")
+    f.write_text(tx.jsonl())
+    run_import(db, state)
+    linked = rows(
+        db,
+        "SELECT r.kind FROM events c JOIN edges e ON e.src = c.seq AND e.kind = 'returned' "
+        "JOIN events r ON r.seq = e.dst WHERE c.tool_call_id = 'call_exec_lost' AND c.kind = 'tool.call'",
+    )
+    assert linked == [{"kind": "tool.result"}]
+    assert not any("call_exec_lost" in s for s in orphans()), orphans()
