@@ -39,6 +39,8 @@ __all__ = [
     "Fingerprint",
     "Overlap",
     "winnow",
+    "class_table",
+    "class_runs",
     "fingerprint",
     "overlap",
     "contains_fragment",
@@ -322,7 +324,7 @@ _URL_MIN: Final = GUARANTEE
 """An encoding is never shorter than what it encodes, so shorter URL tokens cannot match."""
 
 
-def _class_table(chars: bytes) -> bytes:
+def class_table(chars: bytes) -> bytes:
     """A ``bytes.translate`` table mapping ``chars`` to ``a`` and every other byte to a space."""
     table = bytearray(b" " * 256)
     for c in chars:
@@ -331,9 +333,9 @@ def _class_table(chars: bytes) -> bytes:
 
 
 _B64_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
-_B64_TABLE: Final = _class_table(_B64_CHARS + b"\r\n")
-_HEX_TABLE: Final = _class_table(b"0123456789abcdefABCDEF")
-_URL_TABLE: Final = _class_table(bytes(range(0x21, 0x7F)))
+_B64_TABLE: Final = class_table(_B64_CHARS + b"\r\n")
+_HEX_TABLE: Final = class_table(b"0123456789abcdefABCDEF")
+_URL_TABLE: Final = class_table(bytes(range(0x21, 0x7F)))
 _HEX_ESCAPES: Final = re.compile(rb"(?:\\x[0-9a-fA-F]{2}){16,}")
 _PCT_ESCAPE: Final = re.compile(rb"%[0-9A-Fa-f]{2}")
 _GZIP_MAGIC: Final = re.compile(rb"\x1f\x8b\x08")
@@ -377,7 +379,7 @@ def _hex_decodings(run: bytes) -> list[bytes]:
     return [binascii.unhexlify(run[:-1]), binascii.unhexlify(run[1:])]
 
 
-def _runs(data: bytes, table: bytes, min_len: int) -> list[tuple[int, int]]:
+def class_runs(data: bytes, table: bytes, min_len: int) -> list[tuple[int, int]]:
     """``(start, end)`` of every run of at least ``min_len`` bytes of ``table``'s class.
 
     The data is translated to ``a`` (in the class) and spaces, and runs are found with
@@ -446,7 +448,7 @@ def _decoded_variants(data: bytes) -> dict[Enc, _Variant]:
     """Every cheap decoding found in ``data``, one level deep plus gzip inside base64/hex."""
     variants = {enc: _Variant() for enc in (Enc.BASE64, Enc.HEX, Enc.URL, Enc.GZIP)}
     b64, hexv, url, gz = variants[Enc.BASE64], variants[Enc.HEX], variants[Enc.URL], variants[Enc.GZIP]
-    for start, end in _runs(data, _B64_TABLE, _B64_MIN):
+    for start, end in class_runs(data, _B64_TABLE, _B64_MIN):
         if data[end : end + 1] == b"=":
             end += 2 if data[end + 1 : end + 2] == b"=" else 1
         run = data[start:end]
@@ -454,7 +456,7 @@ def _decoded_variants(data: bytes) -> dict[Enc, _Variant]:
             b64.add(piece, start)
         # Hex digits are base64 characters too, so every hex run lies inside a base64 run.
         if len(run) >= _HEX_MIN:
-            for hs, he in _runs(run, _HEX_TABLE, _HEX_MIN):
+            for hs, he in class_runs(run, _HEX_TABLE, _HEX_MIN):
                 for piece in _hex_decodings(run[hs:he]):
                     hexv.add(piece, start + hs)
     i = data.find(b"\\x")

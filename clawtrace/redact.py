@@ -32,6 +32,7 @@ __all__ = [
     "PLACEHOLDER_RE",
     "SecretHit",
     "is_secret_key",
+    "join_texts",
     "placeholder",
     "redact",
     "redact_many",
@@ -478,6 +479,17 @@ def _scan_alone(text: str) -> bool:
     return "\x00" in text or "[REDACTED:" in text or (not text.isascii() and any(c in text for c in _LOWER_TO_ASCII))
 
 
+def join_texts(texts: Sequence[str]) -> tuple[str, list[int]]:
+    """``texts`` joined with NUL, and where each starts in the result (ascending, so
+    ``bisect_right(starts, i) - 1`` is the text holding offset ``i``)."""
+    starts: list[int] = []
+    pos = 0
+    for t in texts:
+        starts.append(pos)
+        pos += len(t) + 1
+    return "\x00".join(texts), starts
+
+
 def scan_many(texts: Sequence[str]) -> list[list[SecretHit]]:
     """``[scan(t) for t in texts]``, far cheaper for many short texts.
 
@@ -496,12 +508,7 @@ def scan_many(texts: Sequence[str]) -> list[list[SecretHit]]:
             where.append(i)
     if not batch:
         return out
-    starts: list[int] = []
-    pos = 0
-    for t in batch:
-        starts.append(pos)
-        pos += len(t) + 1
-    joined = "\x00".join(batch)
+    joined, starts = join_texts(batch)
     view = _ascii_view(joined)
     lower: bytes | None = None
     view_cache: dict[bytes, list[int]] = {}

@@ -99,29 +99,8 @@ _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){16,}(?![0-9A-Fa-f])")
 
 
-def _class_table(chars: bytes) -> bytes:
-    table = bytearray(b" " * 256)
-    for c in chars:
-        table[c] = ord("a")
-    return bytes(table)
-
-
-_B64_TABLE: Final = _class_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
-_HEX_TABLE: Final = _class_table(b"0123456789abcdefABCDEF")
-
-
-def _class_runs(marked: bytes, min_len: int) -> list[tuple[int, int]]:
-    """Maximal runs of ``a`` at least ``min_len`` long in a ``_class_table`` translation."""
-    seed = b"a" * min_len
-    out: list[tuple[int, int]] = []
-    i = marked.find(seed)
-    while i >= 0:
-        end = marked.find(b" ", i + min_len)
-        if end < 0:
-            end = len(marked)
-        out.append((i, end))
-        i = marked.find(seed, end)
-    return out
+_B64_TABLE: Final = fp.class_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
+_HEX_TABLE: Final = fp.class_table(b"0123456789abcdefABCDEF")
 
 
 def _encoded_runs(text: str) -> list[tuple[int, int]]:
@@ -131,12 +110,12 @@ def _encoded_runs(text: str) -> list[tuple[int, int]]:
     of even length 32+ (an odd one fails the regex's lookarounds at every start)."""
     view = text.encode("ascii", "replace") if not text.isascii() else text.encode("ascii")
     out: list[tuple[int, int]] = []
-    for start, end in _class_runs(view.translate(_B64_TABLE), 24):
+    for start, end in fp.class_runs(view, _B64_TABLE, 24):
         pad = 0
         while pad < 2 and view[end + pad : end + pad + 1] == b"=":
             pad += 1
         out.append((start, end + pad))
-    out.extend((s, e) for s, e in _class_runs(view.translate(_HEX_TABLE), 32) if (e - s) % 2 == 0)
+    out.extend((s, e) for s, e in fp.class_runs(view, _HEX_TABLE, 32) if (e - s) % 2 == 0)
     return out
 
 
@@ -186,12 +165,7 @@ class _Redactor:
             return flags
         if any("\x00" in t for t in texts) or any("\x00" in v for v in self.known):
             return [True] * len(texts)
-        starts: list[int] = []
-        pos = 0
-        for t in texts:
-            starts.append(pos)
-            pos += len(t) + 1
-        joined = "\x00".join(texts)
+        joined, starts = rd.join_texts(texts)
         locate = bisect.bisect_right
         for value in self.known:
             i = joined.find(value)
