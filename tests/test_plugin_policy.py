@@ -306,11 +306,12 @@ def test_gate_decisions_reach_the_store_and_show_in_egress_and_why(tmp_path: Pat
         for e in chain["edges"]
     )
     if strict:
-        # the decision points at the read that tainted the session
-        reads = _query(db, "SELECT event_id FROM events WHERE kind = 'tool.call' AND tool_call_id = 'call_read_2'")
-        assert any(e["src"] == reads[0]["event_id"] and e["dst"] == dec[0]["event_id"] for e in chain["edges"]), chain[
-            "edges"
-        ]
+        # the decision points at the credential read that tainted the session: why names it
+        reads = _query(db, "SELECT event_id FROM events WHERE kind = 'file.read' AND tool_call_id = 'call_read_2'")
+        assert len(reads) == 1
+        edges = [(e["src"], e["dst"], e["kind"]) for e in chain["edges"]]
+        assert (reads[0]["event_id"], dec[0]["event_id"], "consumed") in edges, edges
+        assert reads[0]["event_id"] in [e["event_id"] for e in chain["sensitive_sources"]], chain["sensitive_sources"]
 
 
 # ----------------------------------------------------------------------------- a blocked call seen only on disk

@@ -603,10 +603,12 @@ export class Collector {
   decisionSpan(decision, c, id) {
     const d = decision.at || decision.destinations?.[0] || {};
     const taint = decision.taint;
+    // strict: point at the sensitive read (its file.read when this process saw the result,
+    // else the call that read it), so `why` on the blocked call names the credential
+    const from = taint && taint.toolCallId !== id ? (this.calls.get(taint.toolCallId)?.readSpan ?? taint) : null;
     return this.span("clawtrace.policy.decision", {
       traceId: c.traceId, start: c.start,
-      links: taint?.traceId && taint?.spanId && taint.toolCallId !== id
-        ? [{ traceId: taint.traceId, spanId: taint.spanId, kind: "consumed" }] : undefined,
+      links: from?.traceId && from?.spanId ? [{ traceId: from.traceId, spanId: from.spanId, kind: "consumed" }] : undefined,
       attrs: {
         ...c.common,
         "gen_ai.tool.name": c.name,
@@ -681,7 +683,7 @@ export class Collector {
     const tool = String(c.name || "");
     const text = resultText(ev.result, ev.error);
     if (!ev.error && tool === "read" && typeof (c.params.path ?? c.params.file_path) === "string") {
-      this.effect(c, id, "file.read", { "file.path": absPath(c.params.path ?? c.params.file_path, c.cwd) }, { content: text });
+      c.readSpan = this.effect(c, id, "file.read", { "file.path": absPath(c.params.path ?? c.params.file_path, c.cwd) }, { content: text });
     } else if (!ev.error && tool === "web_fetch" && typeof c.params.url === "string") {
       this.effect(c, id, "net.fetch", { "url.full": c.params.url, "clawtrace.trust": "untrusted" }, { content: text });
     }

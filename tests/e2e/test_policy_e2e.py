@@ -158,14 +158,18 @@ def test_strict_blocks_egress_after_a_credential_read(strict: dict[str, Any]) ->
         ("call_exec_3", "block", "strict:sensitive-read"),
     ]
     call = _call(db, "call_exec_3")
-    read = _call(db, "call_read_2")
     assert {d["session_id"] for d in decisions} == {call["session_id"]}
+    read = _json(
+        db, "query", "SELECT event_id, artifact FROM events WHERE kind = 'file.read' AND tool_call_id = 'call_read_2'"
+    )
+    assert len(read) == 1 and read[0]["artifact"].endswith("/.aws/credentials"), read
     chain = _json(db, "why", call["event_id"])
     ids = {e["event_id"] for e in chain["events"]}
-    assert decisions[1]["event_id"] in ids and read["event_id"] in ids, json.dumps(chain, indent=1)[:4000]
+    assert decisions[1]["event_id"] in ids and read[0]["event_id"] in ids, json.dumps(chain, indent=1)[:4000]
     edges = [(e["src"], e["dst"], e["kind"]) for e in chain["edges"]]
     assert (decisions[1]["event_id"], call["event_id"], "effect") in edges
-    assert (read["event_id"], decisions[1]["event_id"], "consumed") in edges
+    assert (read[0]["event_id"], decisions[1]["event_id"], "consumed") in edges
+    assert read[0]["event_id"] in [e["event_id"] for e in chain["sensitive_sources"]]
     verdicts = {e["url"]: e["verdict"] for e in _json(db, "egress")}
     assert verdicts.get(f"http://127.0.0.1:{sr.sink_port}/collect") == "blocked", verdicts
     assert verdicts.get(f"http://127.0.0.1:{sr.sink_port}/notes") != "blocked", verdicts

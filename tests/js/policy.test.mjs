@@ -256,8 +256,16 @@ test("hook: strict decision links the sensitive read that caused it; gate off re
   const out = hooks.before_tool_call.fn({ toolName: "web_fetch", params: { url: "https://a.example.com" }, runId: "r1", toolCallId: "c2" }, ctx);
   assert.equal(out.block, true);
   const dec = spans.find((s) => s.name === "clawtrace.policy.decision");
-  assert.equal(dec.links[0].spanId, readCall.spanId);
+  assert.equal(dec.links[0].spanId, readCall.spanId); // no result seen yet: the read's call
   assert.equal(attr(dec, "clawtrace.policy.rule").stringValue, "strict:sensitive-read");
+  // once the read's result is seen, later decisions point at its file.read
+  hooks.after_tool_call.fn({ toolName: "read", params: { path: "/home/u/.aws/credentials" }, runId: "r1", toolCallId: "c1",
+    result: { content: [{ type: "text", text: "aws_secret_access_key = x" }] } }, ctx);
+  const fileRead = spans.find((s) => s.name === "clawtrace.file.read");
+  hooks.before_tool_call.fn({ toolName: "web_fetch", params: { url: "https://a.example.com" }, runId: "r1", toolCallId: "c3" }, ctx);
+  const dec2 = spans.filter((s) => s.name === "clawtrace.policy.decision")[1];
+  assert.equal(dec2.links[0].spanId, fileRead.spanId);
+  assert.equal(dec2.links[0].attributes[0].value.stringValue, "consumed");
   fs.rmSync(dir, { recursive: true });
 
   const off = plugin(undefined);
