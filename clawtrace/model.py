@@ -23,6 +23,9 @@ __all__ = [
     "stable_id",
     "span_ref",
     "event_id_for",
+    "artifact_key",
+    "openclaw_turn_id",
+    "openclaw_prompt_id",
     "file_uri",
     "url_artifact",
     "host_artifact",
@@ -56,6 +59,7 @@ def event_id_for(
     tool_call_id: str | None,
     fallback: tuple[object, ...],
     artifact: str | None = None,
+    home: str | None = None,
 ) -> str:
     """The event id for a tool call, its result or an effect derived from its arguments.
 
@@ -63,12 +67,39 @@ def event_id_for(
     (spans) and on disk (transcripts) becomes one event, not two. A ``policy.decision`` is
     keyed the same way: one decision per call (the gate's, live, or the block OpenClaw
     recorded in the transcript), whichever is stored first.
+
+    An effect is keyed on its kind and artifact too, the artifact as ``artifact_key`` writes
+    it (home-relative), so a source that knows the agent's home and one that does not agree;
+    ``artifact=""`` keys an effect with no artifact (an exec: one per call and kind).
     """
     if session_id and tool_call_id and kind in _PER_CALL_KINDS:
         return stable_id("call", session_id, tool_call_id, kind)
     if session_id and tool_call_id and artifact is not None:
-        return stable_id("effect", session_id, tool_call_id, kind, artifact)
+        return stable_id("effect", session_id, tool_call_id, kind, artifact_key(artifact, home))
     return stable_id(*fallback)
+
+
+def artifact_key(artifact: str, home: str | None) -> str:
+    """``artifact`` with the agent's ``home`` written ``~`` (``file:///home/u/.aws/x`` and
+    ``file://~/.aws/x`` are one file when the agent's home is ``/home/u``)."""
+    if home and artifact.startswith("file:///"):
+        h = "file://" + posixpath.normpath(home)
+        if artifact == h or artifact.startswith(h + "/"):
+            return "file://~" + artifact[len(h) :]
+    return artifact
+
+
+def openclaw_turn_id(session_id: str, run_id: str, n: int) -> str:
+    """The id of the ``n``-th (1-based) model call of an OpenClaw run: the plugin's
+    ``model_call_ended`` (``callId = <runId>:model:<n>``) and the run's ``n``-th assistant
+    message in the transcript are one ``model.turn``."""
+    return stable_id("openclaw", "turn", session_id, run_id, n)
+
+
+def openclaw_prompt_id(session_id: str, run_id: str) -> str:
+    """The id of the prompt an OpenClaw run started from: the plugin's ``llm_input`` and the
+    last user message before the run in the transcript are one ``input.message``."""
+    return stable_id("openclaw", "prompt", session_id, run_id)
 
 
 @dataclasses.dataclass(slots=True)

@@ -205,6 +205,15 @@ LINK_KIND: Final = "clawtrace.link.kind"
 RUN_ID: Final = "clawtrace.run.id"
 """One agent run (an OpenClaw ``runId``: one per turn)."""
 
+COLLECTOR: Final = "clawtrace.collector"
+"""What captured the spans (a resource attribute): ``openclaw-plugin/<version>`` for the
+OpenClaw plugin, whose effects are then keyed as the OpenClaw importer keys them."""
+
+AGENT_HOME: Final = "clawtrace.agent.home"
+"""The agent process's home directory (a resource attribute). Paths under it are keyed
+home-relative (``model.artifact_key``), so an effect seen live with ``/home/u/.aws/x`` and on
+disk as ``~/.aws/x`` is one event."""
+
 SESSION_PARENT: Final = "clawtrace.session.parent"
 """The session that spawned or forked this one."""
 
@@ -275,6 +284,15 @@ OPENCLAW_RECEIPT: Final = "openclaw.receipt"
 ``reason_code``, ``family``, ``operation``, ``occurred_at``, ``receipt_id``), paired with the
 run's tool calls in order: it has no tool call id. A receipt whose outcome is not ``allowed``
 also becomes a ``policy.decision`` event of the call."""
+
+OPENCLAW_MODEL_CALL: Final = "openclaw.model.call_id"
+"""OpenClaw's id of one model call, ``<runId>:model:<n>``; ``n`` counts the run's calls from 1
+and keys the ``model.turn`` (``model.openclaw_turn_id``) that the transcript's ``n``-th
+assistant message of the run also is."""
+
+OPENCLAW_PROMPT: Final = "openclaw.prompt"
+"""True on the ``input.message`` a run started from (the plugin's ``llm_input``): keyed on the
+run (``model.openclaw_prompt_id``), as the last user message before the run on disk is."""
 
 OPENCLAW_TURN_TAINTED: Final = "openclaw.turn.tainted"
 """OpenClaw's own ``turnTainted`` flag: the answer followed untrusted content."""

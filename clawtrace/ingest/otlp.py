@@ -627,6 +627,7 @@ _K_TOOL_RESULT = EventKind.TOOL_RESULT.value
 _LINKKIND_CONSUMED = LinkKind.CONSUMED.value
 _SENSITIVITY_NONE = Sensitivity.NONE.value
 _SOURCE_OTLP = Source.OTLP.value
+_MODEL_CALL = re.compile(r"(.+):model:(\d+)")
 _TRUST_UNKNOWN = Trust.UNKNOWN.value
 _TRUST_UNTRUSTED = Trust.UNTRUSTED.value
 _KINDS = frozenset(k.value for k in EventKind)
@@ -835,6 +836,41 @@ class _Mapper:
                 continue
             self.batch.edges.append(model.Edge(src, ev.event_id, kind, 1.0, {"via": "span_link"}))
 
+    def _event_id(
+        self,
+        s: OtlpSpan,
+        kind: str,
+        a: dict[str, Any],
+        session_id: str | None,
+        run_id: str | None,
+        tool_call_id: str | None,
+        artifact: str | None,
+    ) -> str:
+        """The event id: keyed so that OpenClaw's plugin spans and its on-disk records of the
+        same thing get the same id (tool calls, effects, model turns, run prompts)."""
+        if session_id and not tool_call_id:
+            if kind == _K_MODEL_TURN:
+                m = _MODEL_CALL.fullmatch(_str(a.get(sc.OPENCLAW_MODEL_CALL)) or "")
+                if m:
+                    return model.openclaw_turn_id(session_id, m.group(1), int(m.group(2)))
+            elif kind == _K_INPUT_MESSAGE and run_id and a.get(sc.OPENCLAW_PROMPT) is True:
+                return model.openclaw_prompt_id(session_id, run_id)
+        if (
+            artifact is None
+            and tool_call_id
+            and kind not in (_K_MODEL_TURN, _K_INPUT_MESSAGE)
+            and (_str(s.resource.get(sc.COLLECTOR)) or "").startswith("openclaw-plugin/")
+        ):
+            artifact = ""  # an OpenClaw effect with no artifact (an exec): one per call and kind
+        return model.event_id_for(
+            kind,
+            session_id=session_id,
+            tool_call_id=tool_call_id,
+            fallback=(_SOURCE_OTLP, s.trace_id, s.span_id),
+            artifact=artifact,
+            home=_str(s.resource.get(sc.AGENT_HOME)),
+        )
+
     def _event(self, key: tuple[str, str], s: OtlpSpan, kind: str) -> model.Event:
         a = s.attrs
         session_id = self.inherited(key, sc.SESSION_ID)
@@ -864,13 +900,7 @@ class _Mapper:
         if source not in _SOURCES:
             source = self.source
 
-        event_id = _str(a.get(sc.EVENT_ID)) or model.event_id_for(
-            kind,
-            session_id=session_id,
-            tool_call_id=tool_call_id,
-            fallback=(_SOURCE_OTLP, s.trace_id, s.span_id),
-            artifact=artifact,
-        )
+        event_id = _str(a.get(sc.EVENT_ID)) or self._event_id(s, kind, a, session_id, run_id, tool_call_id, artifact)
         summary = _str(a.get(sc.SUMMARY)) or _summary(kind, a, artifact, tool_name, content, content_size)
 
         attrs: dict[str, Any] = {k: v for k, v in a.items() if k not in _COLUMN_ATTRS}

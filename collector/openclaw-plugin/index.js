@@ -113,7 +113,12 @@ export function attributes(obj) {
 export function envelope(spans) {
   return {
     resourceSpans: [{
-      resource: { attributes: attributes({ "service.name": "openclaw", "clawtrace.collector": `openclaw-plugin/${VERSION}` }) },
+      resource: { attributes: attributes({
+        "service.name": "openclaw",
+        "clawtrace.collector": `openclaw-plugin/${VERSION}`,
+        // paths under it are keyed home-relative, as the importer (which may not know it) keys them
+        "clawtrace.agent.home": process.env.HOME,
+      }) },
       scopeSpans: [{ scope: { name: "clawtrace.openclaw-plugin", version: VERSION }, spans }],
     }],
   };
@@ -410,6 +415,7 @@ export class Collector {
     this.emit = emit;
     this.s = settings;
     this.sessions = new Map(); // sessionKey -> sessionId
+    this.workspaces = new Map(); // sessionId or sessionKey -> workspaceDir (tool hooks lack it)
     this.runs = new Map(); // runId -> run state
     this.calls = new Map(); // toolCallId -> call state
   }
@@ -438,8 +444,23 @@ export class Collector {
     return r;
   }
 
+  /** `ctx` with its session's workspaceDir: tool hooks do not carry it, agent hooks do. */
+  withWorkspace(ev, ctx) {
+    if (ctx?.workspaceDir) return ctx;
+    const sid = this.sessionOf(ev, ctx);
+    const key = ctx?.sessionKey || ev?.sessionKey;
+    const ws = (sid && this.workspaces.get(sid)) || (key && this.workspaces.get(key));
+    return ws ? { ...ctx, workspaceDir: ws } : ctx;
+  }
+
   common(ev, ctx, runId) {
     const key = ctx?.sessionKey || ev?.sessionKey;
+    if (ctx?.workspaceDir) {
+      const sid = this.sessionOf(ev, ctx);
+      if (sid) this.workspaces.set(sid, ctx.workspaceDir);
+      if (key) this.workspaces.set(key, ctx.workspaceDir);
+      if (this.workspaces.size > 4096) this.workspaces.delete(this.workspaces.keys().next().value);
+    }
     let agent = ctx?.agentId;
     if (!agent && typeof key === "string" && key.startsWith("agent:")) agent = key.split(":")[1];
     return {
@@ -479,6 +500,7 @@ export class Collector {
         "process.working_directory": ctx?.workspaceDir,
         "gen_ai.provider.name": ev.provider,
         "gen_ai.request.model": ev.model,
+        "openclaw.prompt": true, // the run's prompt: keyed on the run, as the importer keys it
         ...clip(ev.prompt ?? "", this.s.maxContentBytes),
       },
     });
@@ -569,6 +591,7 @@ export class Collector {
   }
 
   before_tool_call(ev, ctx, decision) {
+    ctx = this.withWorkspace(ev, ctx);
     const id = ev.toolCallId || ctx?.toolCallId;
     const r = this.run(ev.runId, ctx);
     const params = ev.params ?? {};
@@ -796,6 +819,7 @@ export function makeGate(s, log) {
 function gated(gate, collector, exporter, event, ctx, log) {
   let decision = null;
   let ref = null;
+  try { ctx = collector.withWorkspace(event, ctx); } catch { /* relative paths stay relative */ }
   try { ref = collector.reserveCall(event, ctx); } catch { /* only the link is lost */ }
   try {
     decision = gate.decide(event, ctx, ref); // catches its own failures; this is a last resort

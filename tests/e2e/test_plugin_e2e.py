@@ -198,14 +198,48 @@ def test_live_chain_while_serving(live: dict[str, Any]) -> None:
     assert all(c[2] == "otlp" for c in calls), calls
 
 
+def _by_kind(db: Path) -> dict[tuple[str, str], int]:
+    """(kind, tool call id) -> count, for what both the plugin and the importer record."""
+    rows = _json(
+        db,
+        "query",
+        "SELECT kind, coalesce(tool_call_id, '') AS c, count(*) AS n FROM events "
+        "WHERE kind IN ('tool.call', 'tool.result', 'model.turn', 'input.message', 'process.exec', "
+        "'net.egress', 'file.read', 'policy.decision') AND (kind <> 'file.read' OR tool_call_id IS NOT NULL) "
+        "GROUP BY ALL",
+    )
+    return {(r["kind"], r["c"]): int(r["n"]) for r in rows}
+
+
+def _chain_ids(db: Path, event_id: str) -> set[str]:
+    chain = _json(db, "why", event_id)
+    return {e["event_id"] for e in chain["events"]} | {chain["target"]["event_id"]}
+
+
 def test_import_merges_with_live(live: dict[str, Any]) -> None:
+    """The importer's view of the same run lands on the live events: tool calls, results,
+    effects (paths keyed home-relative, relative paths on the session's workspace), model
+    turns (run + rank) and the run's prompt; one session; the same chain for the egress."""
     db: Path = live["db"]
     sr: ScenarioRun = live["sr"]
     assert wait_for(lambda: len(_tool_call_ids(db)) >= 2, timeout=60)
-    before = _tool_call_ids(db)
     live["serve"].stop()
+    before = _by_kind(db)
+    egress = next(e for e in _egress_rows(db) if str(sr.sink_port) in json.dumps(e))
+    live_chain = _chain_ids(db, egress["event_id"])
     r = _ct(db, "import", "openclaw", str(sr.state))
     assert r.returncode == 0, f"import exited {r.returncode}: {r.stderr[-4000:]}"
-    after = _tool_call_ids(db)
-    assert len(after) == len(before) == 2, f"tool calls doubled or lost:\nlive {before}\nafter import {after}"
-    assert {e for e, _, _ in after} == {e for e, _, _ in before}
+    after = _by_kind(db)
+    assert after == before, f"doubled or lost:\nlive   {sorted(before.items())}\nimport {sorted(after.items())}"
+    assert before[("model.turn", "")] == 3 and before[("input.message", "")] == 1, before
+    sessions = _json(db, "sessions")
+    assert len(sessions) == 1 and set(sessions[0]["source"].split(",")) == {"otlp", "openclaw-transcript"}, sessions
+    merged_chain = _chain_ids(db, egress["event_id"])
+    assert live_chain <= merged_chain, live_chain - merged_chain
+    # The importer adds what only the disk holds (files OpenClaw injected into the prompt),
+    # not second copies of what the plugin saw.
+    extra = _json(db, "query", "SELECT kind, artifact FROM events WHERE source = 'openclaw-transcript'")
+    assert all(e["kind"] in ("file.read", "memory.read") and not e.get("tool_call_id") for e in extra), extra
+    # The relative read of notes.txt was resolved on the session's workspace, live.
+    reads = _json(db, "query", "SELECT artifact FROM events WHERE kind = 'file.read' AND tool_call_id = 'call_read_1'")
+    assert [x["artifact"] for x in reads] == [(sr.run.workspace / "notes.txt").resolve().as_uri()], reads

@@ -191,10 +191,10 @@ class _Out:
             session_id=c.session_id,
             tool_call_id=c.tool_call_id,
             fallback=(*c.fallback, kind.value, artifact, self._n),
-            # An effect with no artifact (an exec) is keyed on its place among the call's
-            # effects, which the same arguments always give: a transcript and an export
-            # bundle of the session then agree on its id.
-            artifact=artifact if artifact is not None else f"#{self._n}",
+            # An effect with no artifact (an exec) is keyed on its kind alone, so the live
+            # plugin, a transcript and an export bundle of the session agree on its id.
+            artifact=artifact if artifact is not None else "",
+            home=c.home,
         )
         a = dict(c.base_attrs)
         a[sc.OPENCLAW_DERIVED] = derived

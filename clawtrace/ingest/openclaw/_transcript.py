@@ -125,6 +125,10 @@ class _Mapper:
         self.context: dict[str, list[str]] = {}
         """entry id -> event ids it puts into the model's context."""
         self.turn_entry: dict[str, str] = {}
+        self.turn_ids: dict[int, str] = {}
+        """``id(entry)`` of an assistant message -> its ``model.turn`` id, keyed on run + rank."""
+        self.prompt_runs: dict[int, str] = {}
+        """``id(entry)`` of a user message -> the run it is the prompt of."""
         self.injected: list[str] = []
         self.first = True
 
@@ -207,6 +211,7 @@ class _Mapper:
                     for j in pending:
                         runs[j] = rid
                     pending = []
+        self.number_turns(runs)
         # The active branch: from the leaf (the last entry written) up to the root.
         active: set[str] = set()
         cur = order[-1] if order else None
@@ -239,6 +244,27 @@ class _Mapper:
                 self.context[eid] = []
         self.consumed_edges()
         return self.rec
+
+    def number_turns(self, runs: dict[int, str]) -> None:
+        """Key model turns and run prompts as the live plugin does: the ``n``-th assistant
+        message of a run is its ``n``-th model call, and the last user message before a run's
+        first assistant message is the run's prompt (``model.openclaw_turn_id`` and
+        ``model.openclaw_prompt_id``)."""
+        counts: dict[str, int] = {}
+        last_user: Entry | None = None
+        for i, ent in enumerate(self.entries):
+            msg = ent.data.get("message") if ent.data.get("type") == "message" else None
+            if not isinstance(msg, dict):
+                continue
+            if msg.get("role") == "user":
+                last_user = ent
+            elif msg.get("role") == "assistant" and i in runs:
+                r = runs[i]
+                counts[r] = counts.get(r, 0) + 1
+                self.turn_ids[id(ent)] = model.openclaw_turn_id(self.sid, r, counts[r])
+                if counts[r] == 1 and last_user is not None:
+                    self.prompt_runs[id(last_user)] = r
+                last_user = None
 
     # ---------------------------------------------------------------- entries
 
@@ -326,7 +352,12 @@ class _Mapper:
                 a[sc.MESSAGE_CHANNEL] = self.meta.channel
             if msg.get("excludeFromContext"):
                 a["openclaw.exclude_from_context"] = True
-            eid = model.stable_id("openclaw", "entry", self.sid, key)
+            prompt_of = self.prompt_runs.get(id(ent))
+            if prompt_of:
+                run_id = run_id or prompt_of
+                eid = model.openclaw_prompt_id(self.sid, prompt_of)
+            else:
+                eid = model.stable_id("openclaw", "entry", self.sid, key)
             self.emit(
                 model.Event(
                     eid,
@@ -379,7 +410,7 @@ class _Mapper:
         names = ", ".join(str(c.get("name")) for c in calls)
         toks = f" ({usage.get('input')} in, {usage.get('output')} out)" if usage.get("input") is not None else ""
         summary = f"turn {msg.get('model') or '?'}{toks}: " + (f"calls {names}" if calls else text)
-        turn_id = model.stable_id("openclaw", "entry", self.sid, key)
+        turn_id = self.turn_ids.get(id(ent)) or model.stable_id("openclaw", "entry", self.sid, key)
         self.emit(
             model.Event(
                 turn_id,
