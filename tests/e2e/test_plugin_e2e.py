@@ -130,25 +130,37 @@ def with_plugin(serve: Serve, db: Path, *install_args: str) -> type[OpenClawRun]
 
 
 def run_with_plugin(
-    name: str, root: Path, path: str, serve: Serve, db: Path, *install_args: str, egress_blocked: bool = False
+    name: str,
+    root: Path,
+    path: str,
+    serve: Serve,
+    db: Path,
+    *install_args: str,
+    egress_blocked: bool = False,
+    via_gateway: bool = False,
 ) -> ScenarioRun:
     """Run scenario `name` in real OpenClaw with the plugin installed (posting to `serve`)."""
     mp = pytest.MonkeyPatch()
     mp.setattr(scenarios, "OpenClawRun", with_plugin(serve, db, *install_args))
     try:
-        return run_scenario(name, root=root, version=VERSION, path_prefix=path, egress_blocked=egress_blocked)
+        return run_scenario(
+            name, root=root, version=VERSION, path_prefix=path, egress_blocked=egress_blocked, via_gateway=via_gateway
+        )
     finally:
         mp.undo()
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str], str]) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module", params=[False, True], ids=["local", "gateway"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str], str]
+) -> Iterator[dict[str, Any]]:
+    """The plugin in an embedded (`agent --local`) run, and in a Gateway serving `openclaw agent`."""
     path = openclaw_path(VERSION)
     root = tmp_path_factory.mktemp("oc-plugin")
     db = root / "ct" / "store.duckdb"
     db.parent.mkdir()
     serve = Serve(db)
-    sr = run_with_plugin("exfil-exec", root / "run", path, serve, db)
+    sr = run_with_plugin("exfil-exec", root / "run", path, serve, db, via_gateway=request.param)
     try:
         yield {"sr": sr, "db": db, "serve": serve}
     finally:
