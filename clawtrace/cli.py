@@ -503,6 +503,7 @@ _HUNT_COLS = ["severity", "detection", "ts", "event_id", "session_id", "summary"
 @click.option("--session", help="Only findings in this session.")
 @click.option("--agent", help="Only findings of this agent.")
 @click.option("--list", "list_", is_flag=True, help="List the detections and exit.")
+@click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when there are findings (for scripts and CI).")
 @pass_ctx
 @handle_errors
 def hunt(
@@ -513,11 +514,13 @@ def hunt(
     session: str | None,
     agent: str | None,
     list_: bool,
+    exit_code: bool,
 ) -> None:
     """Run the detections in queries/ (all, or those NAMEd) and list their findings, most
     severe first, then by time. Each finding names its key event (for `clawtrace why` and
-    `clawtrace graph`) and the related events. Exit status: 0 no findings, 1 findings (or
-    a failure, with a message on stderr), 2 usage (unknown detection, bad --since).
+    `clawtrace graph`) and the related events. Exit status: 0 ok (with --exit-code: 0 no
+    findings, 1 findings), 1 failure (with a message on stderr), 2 usage (unknown detection,
+    bad --since).
 
     \b
     Example:
@@ -564,7 +567,8 @@ def hunt(
     say(
         f"next: clawtrace why {found[0].event_id}   clawtrace graph {found[0].event_id}   clawtrace show {found[0].event_id}"
     )
-    raise click.exceptions.Exit(1)
+    if exit_code:
+        raise click.exceptions.Exit(1)
 # ----------------------------------------------------------------------------- query, graph, verify
 
 
