@@ -314,7 +314,7 @@ def _summary(r: IncidentReport) -> list[str]:
         enc = " (encoded)" if w.get("encoded") else ""
         out.append(
             f"The worst, {w['event_id'][:12]} at {w['ts']} in session {w['session_id']}, sent "
-            f"{w['bytes_out'] if w['bytes_out'] is not None else '?'} bytes to {w['destination']}"
+            f"{str(w['bytes_out']) + ' bytes' if w['bytes_out'] is not None else 'data'} to {w['destination']}"
             + (f", carrying {', '.join(carried[:4])}{enc}" if carried else ", steered by untrusted content")
             + "."
         )
