@@ -1,7 +1,7 @@
 -- name: untrusted_then_action
 -- kind: detection
 -- severity: medium
--- description: Untrusted content (a fetched page, a non-owner message, or a tool result carrying one) was in the model's context for the turn that then ran a command, wrote a file or memory, or sent data out (edges consumed -> emitted -> effect).
+-- description: Untrusted content (a fetched page, a non-owner message, or a tool result carrying one) was in the model's context for a turn that then ran a command, wrote a file or memory, or sent data out (edges consumed -> emitted -> effect). One finding per session, keyed on its first such action.
 -- params: since, session, agent
 -- references: OWASP LLM01:2025, LLM06:2025; MITRE ATLAS AML.T0051
 WITH untrusted AS (
@@ -21,16 +21,28 @@ calls AS (
 ),
 actions AS (
     SELECT DISTINCT f.dst AS action, c.call, c.origin FROM edges f JOIN calls c ON f.src = c.call WHERE f.kind = 'effect'
+),
+hits AS (
+    SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id, a.origin, c.event_id AS call_id
+    FROM actions a
+    JOIN events k ON k.seq = a.action
+    JOIN events c ON c.seq = a.call
+    WHERE k.kind IN ('process.exec', 'file.write', 'file.delete', 'memory.write', 'net.egress')
+      AND ($since IS NULL OR k.ts >= CAST($since AS TIMESTAMP))
+      AND ($session IS NULL OR k.session_id = $session)
+      AND ($agent IS NULL OR k.agent_id = $agent)
 )
-SELECT k.event_id, k.kind, k.ts, k.session_id, k.agent_id,
-       k.kind || ' ' || coalesce(k.artifact, k.tool_name, '') || ' after untrusted ' || array_to_string(list_sort(list_distinct(list(coalesce(o.artifact, o.kind)))), ', ') AS summary,
-       list_sort(list_distinct(list(o.event_id))) || list_sort(list_distinct(list(c.event_id))) AS related
-FROM actions a
-JOIN events k ON k.seq = a.action
-JOIN events o ON o.seq = a.origin
-JOIN events c ON c.seq = a.call
-WHERE k.kind IN ('process.exec', 'file.write', 'file.delete', 'memory.write', 'net.egress') AND o.ts <= k.ts
-  AND ($since IS NULL OR k.ts >= CAST($since AS TIMESTAMP))
-  AND ($session IS NULL OR k.session_id = $session)
-  AND ($agent IS NULL OR k.agent_id = $agent)
-GROUP BY k.event_id, k.kind, k.ts, k.session_id, k.agent_id, k.artifact, k.tool_name
+-- One finding per session (its first such action is the key event; the other actions, their
+-- calls and the untrusted sources are related): an agent that read a page and then ran five
+-- commands is one lead, not five.
+SELECT arg_min(h.event_id, h.ts) AS event_id, arg_min(h.kind, h.ts) AS kind, min(h.ts) AS ts, h.session_id,
+       any_value(h.agent_id) AS agent_id,
+       count(DISTINCT h.event_id) || ' action(s) (' || array_to_string(list_sort(list_distinct(list(h.kind))), ', ')
+           || ') after untrusted ' || array_to_string(list_sort(list_distinct(list(coalesce(o.artifact, o.kind)))), ', ')
+           AS summary,
+       list_sort(list_distinct(list(o.event_id))) || list_sort(list_distinct(list(h.event_id)))
+           || list_sort(list_distinct(list(h.call_id))) AS related
+FROM hits h
+JOIN events o ON o.seq = h.origin
+WHERE o.ts <= h.ts
+GROUP BY h.session_id
