@@ -60,6 +60,15 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "secret_then_egress_findings",
         "untrusted_then_action_vs_anchor",
     ),
+    "bench_receiver": (
+        "bare_spans_s",
+        "ack_spans_s",
+        "ack_vs_bare",
+        "stored_spans_s",
+        "replay_bare_spans_s",
+        "replay_ack_spans_s",
+        "replay_ack_vs_bare",
+    ),
 }
 """Keys that must hold positive numbers; other modules must return some positive numbers."""
 
@@ -92,6 +101,8 @@ def test_quick_run_returns_positive_figures(name: str, tmp_path: Path, monkeypat
             assert v >= 0, f"{name}: {key}={v!r}"
     if name == "bench_ingest":
         assert res["reingest_added"] == 0
+    if name == "bench_receiver":
+        assert res["lost"] == res["replay_lost"] == 0 and res["failed_batches"] == res["replay_failed_batches"] == 0
     if name == "bench_hunt":
         from clawtrace import hunt
 
