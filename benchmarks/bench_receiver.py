@@ -119,6 +119,17 @@ def _stop(proc: subprocess.Popen[bytes], err: Any) -> None:
     err.close()
 
 
+def _run_clients(client: Any, threads: int) -> float:
+    """Run ``client(k)`` in ``threads`` threads; the seconds until all are done."""
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(threads)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def _blast(port: int, batches: list[list[ReadableSpan]], threads: int) -> tuple[float, int, int]:
     """Export every batch from ``threads`` clients; (seconds, spans acknowledged, failed batches)."""
     acked = [0] * threads
@@ -133,13 +144,7 @@ def _blast(port: int, batches: list[list[ReadableSpan]], threads: int) -> tuple[
                 failed[k] += 1
         exp.shutdown()
 
-    ts = [threading.Thread(target=client, args=(k,)) for k in range(threads)]
-    t0 = time.perf_counter()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return time.perf_counter() - t0, sum(acked), sum(failed)
+    return _run_clients(client, threads), sum(acked), sum(failed)
 
 
 def _encode(batches: list[list[ReadableSpan]]) -> list[tuple[bytes, int]]:
@@ -169,19 +174,22 @@ def _replay(port: int, bodies: list[tuple[bytes, int]], threads: int) -> tuple[f
                 failed[k] += 1
         conn.close()
 
-    ts = [threading.Thread(target=client, args=(k,)) for k in range(threads)]
-    t0 = time.perf_counter()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return time.perf_counter() - t0, sum(acked), sum(failed)
+    return _run_clients(client, threads), sum(acked), sum(failed)
 
 
 def _health(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
         doc: dict[str, Any] = json.loads(r.read())
     return doc
+
+
+def _wait_stored(port: int) -> None:
+    """Until the receiver has stored all it acknowledged and its spool is empty."""
+    while True:
+        h = _health(port)
+        if h["spans_stored"] >= h["spans_received"] and h["spool_bytes"] == 0:
+            return
+        time.sleep(0.02)
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -206,11 +214,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         try:
             t0 = time.perf_counter()
             ack_s, acked, failed = _blast(port, batches, threads)
-            while True:
-                h = _health(port)
-                if h["spans_stored"] >= h["spans_received"] and h["spool_bytes"] == 0:
-                    break
-                time.sleep(0.02)
+            _wait_stored(port)
             stored_s = time.perf_counter() - t0
         finally:
             _stop(proc, err)
@@ -233,11 +237,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         )
         try:
             ra_s, ra_acked, ra_failed = _replay(port, bodies, threads)
-            while True:
-                h = _health(port)
-                if h["spans_stored"] >= h["spans_received"] and h["spool_bytes"] == 0:
-                    break
-                time.sleep(0.02)
+            _wait_stored(port)
         finally:
             _stop(proc, err)
         with Store.open(d / "replay.duckdb", read_only=True) as store:

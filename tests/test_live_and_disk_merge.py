@@ -3,6 +3,7 @@ transcript) is one session: the same tool call, result and effect become the sam
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -16,12 +17,18 @@ from clawtrace.store import Store, ingest
 FIXTURE = Path(__file__).resolve().parent / "data" / "openclaw" / "2026.9.6" / "exfil-exec"
 
 
-def test_live_spans_merge_into_the_imported_session(tmp_path: Path) -> None:
+def _imported(tmp_path: Path) -> Path:
+    """A store holding the import of a copy of the real exfil-exec evidence."""
     state = tmp_path / "state"
     shutil.copytree(FIXTURE / "state", state)
     db = tmp_path / "m.duckdb"
     r = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(state), "-q"])
     assert r.exit_code == 0, r.stderr
+    return db
+
+
+def test_live_spans_merge_into_the_imported_session(tmp_path: Path) -> None:
+    db = _imported(tmp_path)
     with Store.open(db) as store:
         rows = store.sql(
             "SELECT session_id, tool_call_id, kind, artifact, ts FROM events "
@@ -64,14 +71,8 @@ def test_plugin_spans_of_a_whole_run_land_on_the_imported_events(tmp_path: Path)
     """What the OpenClaw plugin sends for the exfil-exec run (prompt, model turns by call id,
     the calls' effects with the agent's home expanded, an exec with no artifact) keys onto
     the events the importer made from the transcript: nothing new is stored."""
-    import json
-
     gt = json.loads((FIXTURE / "ground_truth.json").read_text())
-    state = tmp_path / "state"
-    shutil.copytree(FIXTURE / "state", state)
-    db = tmp_path / "m.duckdb"
-    r = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(state), "-q"])
-    assert r.exit_code == 0, r.stderr
+    db = _imported(tmp_path)
     with Store.open(db) as store:
         (session, run), *_ = store.sql(
             "SELECT session_id, run_id FROM events WHERE kind = 'model.turn' AND run_id IS NOT NULL"
