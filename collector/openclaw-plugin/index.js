@@ -38,7 +38,7 @@ import { request as httpsRequest } from "node:https";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { Gate, normalizePolicy } from "./policy.js";
+import { Gate, normalizePolicy, shellTokens } from "./policy.js";
 
 export const PLUGIN_ID = "clawtrace";
 export const VERSION = "0.1.0";
@@ -326,30 +326,6 @@ export function resultText(result, error) {
 
 // ------------------------------------------------------------------------------ commands
 
-/** Shell-ish tokens of a command, with `|`, `;`, `&&`, `||` and `&` as separate tokens. */
-export function tokens(cmd) {
-  const out = [];
-  let cur = "", has = false, i = 0;
-  const push = () => { if (has) out.push(cur); cur = ""; has = false; };
-  while (i < cmd.length) {
-    const c = cmd[i];
-    if (c === "'") { const j = cmd.indexOf("'", i + 1); const e = j < 0 ? cmd.length : j; cur += cmd.slice(i + 1, e); has = true; i = e + 1; continue; }
-    if (c === '"') {
-      i++; has = true;
-      while (i < cmd.length && cmd[i] !== '"') { if (cmd[i] === "\\" && i + 1 < cmd.length) i++; cur += cmd[i++]; }
-      i++; continue;
-    }
-    if (c === "\\" && i + 1 < cmd.length) { cur += cmd[i + 1]; has = true; i += 2; continue; }
-    if (/\s/.test(c)) { push(); i++; continue; }
-    const two = cmd.slice(i, i + 2);
-    if (two === "&&" || two === "||") { push(); out.push(two); i += 2; continue; }
-    if (c === "|" || c === ";" || c === "&") { push(); out.push(c); i++; continue; }
-    cur += c; has = true; i++;
-  }
-  push();
-  return out;
-}
-
 const CURL_DATA = new Set(["-d", "--data", "--data-binary", "--data-raw", "--data-ascii", "--data-urlencode", "--json"]);
 const CURL_VALUE = new Set([...CURL_DATA, "-F", "--form", "--form-string", "-T", "--upload-file", "-X", "--request", "--url",
   "-o", "--output", "-H", "--header", "-u", "--user", "-A", "--user-agent", "-e", "--referer", "-b", "--cookie", "-c",
@@ -358,9 +334,16 @@ const CURL_VALUE = new Set([...CURL_DATA, "-F", "--form", "--form-string", "-T",
 
 /** curl invocations in a command: [{url, method, files:[path], literal}] (what leaves the box). */
 export function curlContacts(cmd) {
-  const toks = tokens(cmd);
+  // One tokenizer for the gate and the capture (policy.js): `;&|` runs and newlines end a
+  // command; a redirection (`> out.txt`, `< in`) takes its target along, which is no URL.
   const segs = [[]];
-  for (const t of toks) if (["|", ";", "&&", "||", "&"].includes(t)) segs.push([]); else segs[segs.length - 1].push(t);
+  let redirect = false;
+  for (const t of shellTokens(cmd)) {
+    if (t === "\n" || /^[;&|]+$/.test(t)) { segs.push([]); redirect = false; continue; }
+    if (/^[<>()]+$/.test(t)) { redirect = /[<>]/.test(t); continue; }
+    if (redirect) { redirect = false; continue; }
+    segs[segs.length - 1].push(t);
+  }
   const out = [];
   for (let argv of segs) {
     while (argv.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[0]) || ["sudo", "env", "command", "exec", "nohup", "time"].includes(argv[0]))) argv = argv.slice(1);
