@@ -36,7 +36,8 @@ class Investigation:
     def events(self, session: str | None = None) -> Any:
         """Events, optionally of one session, in time order."""
         return self.store.df(
-            "SELECT * EXCLUDE (row_hash) FROM events WHERE $s IS NULL OR session_id = $s ORDER BY ts, seq", {"s": session}
+            "SELECT * EXCLUDE (row_hash) FROM events WHERE $s IS NULL OR session_id = $s ORDER BY ts, seq",
+            {"s": session},
         )
 
     def edges(self) -> Any:

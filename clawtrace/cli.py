@@ -229,7 +229,10 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
 
 @import_.command("openclaw")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--home", help="The agent's home directory, for ~ and $HOME in paths (default: the parent of a ~/.openclaw state dir).")
+@click.option(
+    "--home",
+    help="The agent's home directory, for ~ and $HOME in paths (default: the parent of a ~/.openclaw state dir).",
+)
 @click.option("--keep-content", is_flag=True, envvar="CLAWTRACE_KEEP_CONTENT", help="Also store redacted content text.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines, only the summary and warnings.")
 @pass_ctx
@@ -358,7 +361,14 @@ def show(obj: Ctx, event: str, fmt: str | None) -> None:
     def edge(r: dict[str, Any], other: int) -> dict[str, Any]:
         o = others[other]
         ev = r["evidence"]
-        return {"kind": r["kind"], "event_id": o["event_id"], "event_kind": o["kind"], "summary": o["summary"], "confidence": r["confidence"], "evidence": json.loads(ev) if isinstance(ev, str) else ev}
+        return {
+            "kind": r["kind"],
+            "event_id": o["event_id"],
+            "event_kind": o["kind"],
+            "summary": o["summary"],
+            "confidence": r["confidence"],
+            "evidence": json.loads(ev) if isinstance(ev, str) else ev,
+        }
 
     doc = public_event(e)
     doc.update(
@@ -383,7 +393,22 @@ def show(obj: Ctx, event: str, fmt: str | None) -> None:
         _emit([{k: v for k, v in doc.items() if k not in ("edges_in", "edges_out")}], "csv")
         return
     w = sys.stdout.write
-    for k in ("event_id", "kind", "ts", "session_id", "agent_id", "tool_name", "tool_call_id", "artifact", "trust", "sensitivity", "source", "summary", "content_sha256", "content_size"):
+    for k in (
+        "event_id",
+        "kind",
+        "ts",
+        "session_id",
+        "agent_id",
+        "tool_name",
+        "tool_call_id",
+        "artifact",
+        "trust",
+        "sensitivity",
+        "source",
+        "summary",
+        "content_sha256",
+        "content_size",
+    ):
         if doc.get(k) is not None:
             w(f"{k:>15}: {doc[k]}\n")
     if doc["secrets"]:
@@ -396,7 +421,9 @@ def show(obj: Ctx, event: str, fmt: str | None) -> None:
         if doc[key]:
             w(f"{label:>15}:\n")
             for ed in doc[key]:
-                w(f"{'':>17}{arrow} {ed['kind']:<10} {ed['event_id'][:10]}  {ed['event_kind']:<13} {ed['summary'] or ''}\n")
+                w(
+                    f"{'':>17}{arrow} {ed['kind']:<10} {ed['event_id'][:10]}  {ed['event_kind']:<13} {ed['summary'] or ''}\n"
+                )
 
 
 # ----------------------------------------------------------------------------- causal
@@ -479,7 +506,9 @@ def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) ->
     f = _fmt(fmt)
     if f == "table":
         for r in rows:
-            arts = sorted({c["artifact"] or c["kind"] for c in r["carried"] if c["kind"] != "tool.result" or not c["artifact"]})
+            arts = sorted(
+                {c["artifact"] or c["kind"] for c in r["carried"] if c["kind"] != "tool.result" or not c["artifact"]}
+            )
             n = len({s for c in r["carried"] for s in c["secrets"]})
             r["carried"] = ", ".join(a.removeprefix("file://") for a in arts) + (f" ({n} secrets)" if n else "")
         _emit(rows, f, _EGRESS_COLS)
@@ -569,6 +598,8 @@ def hunt(
     )
     if exit_code:
         raise click.exceptions.Exit(1)
+
+
 # ----------------------------------------------------------------------------- query, graph, verify
 
 
@@ -591,7 +622,13 @@ def query(obj: Ctx, sql_or_name: str | None, params: tuple[str, ...], list_: boo
     from clawtrace import queries
 
     if list_:
-        _emit([{"name": q.name, "params": ", ".join(q.params), "description": q.description} for q in queries.load_all().values()], fmt)
+        _emit(
+            [
+                {"name": q.name, "params": ", ".join(q.params), "description": q.description}
+                for q in queries.load_all().values()
+            ],
+            fmt,
+        )
         return
     if not sql_or_name:
         raise click.UsageError("give SQL or a query name; see: clawtrace query --list")
@@ -618,7 +655,9 @@ def query(obj: Ctx, sql_or_name: str | None, params: tuple[str, ...], list_: boo
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "html"]), default="dot", show_default=True)
 @click.option("--direction", type=click.Choice(["why", "impact"]), default="why", show_default=True)
 @click.option("--max-nodes", default=200, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
+)
 @pass_ctx
 @handle_errors
 def graph(obj: Ctx, event: str, fmt: str, direction: str, max_nodes: int, output: Path | None) -> None:
@@ -643,7 +682,9 @@ def graph(obj: Ctx, event: str, fmt: str, direction: str, max_nodes: int, output
 @cli.command()
 @click.argument("target", required=False)
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
+)
 @pass_ctx
 @handle_errors
 def report(obj: Ctx, target: str | None, fmt: str, output: Path | None) -> None:
@@ -693,12 +734,24 @@ def verify(obj: Ctx, fmt: str | None) -> None:
         rep = verify_(store)
     f = _fmt(fmt)
     if f == "json":
-        write_json({"ok": rep.ok, "batches": rep.batches, "events": rep.events, "edges": rep.edges, "head": rep.head, "findings": [x.as_dict() for x in rep.findings]}, sys.stdout)
+        write_json(
+            {
+                "ok": rep.ok,
+                "batches": rep.batches,
+                "events": rep.events,
+                "edges": rep.edges,
+                "head": rep.head,
+                "findings": [x.as_dict() for x in rep.findings],
+            },
+            sys.stdout,
+        )
     elif f in ("jsonl", "csv"):
         _emit([x.as_dict() for x in rep.findings], f, ["problem", "table", "batch_id", "ref", "detail"])
     else:
         if rep.ok:
-            sys.stdout.write(f"ok: {rep.batches} batches, {rep.events} events, {rep.edges} edges match the hash chain (head {rep.head[:16]})\n")
+            sys.stdout.write(
+                f"ok: {rep.batches} batches, {rep.events} events, {rep.edges} edges match the hash chain (head {rep.head[:16]})\n"
+            )
         else:
             _emit([x.as_dict() for x in rep.findings], "table")
     if not rep.ok:
@@ -724,14 +777,40 @@ def _schema(obj: Ctx) -> int:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; beyond loopback needs --token.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on; beyond loopback needs --token."
+)
 @click.option("--port", default=4318, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
 @click.option("--token", envvar="CLAWTRACE_TOKEN", help="Bearer token clients must send [env: CLAWTRACE_TOKEN].")
 @click.option("--spool", "spool_dir", type=click.Path(file_okay=False), help="Spool directory (default: <db>.spool).")
-@click.option("--spool-limit", default=1 << 30, show_default=True, type=click.IntRange(1), help="Spool bytes beyond which requests get 503.")
-@click.option("--max-backlog", default=2_000_000, show_default=True, type=click.IntRange(1), help="Unstored spans beyond which requests get 429.")
-@click.option("--batch-spans", default=20000, show_default=True, type=click.IntRange(1), help="Spans per ingest transaction, at most.")
-@click.option("--snapshot-interval", default=2.0, show_default=True, type=click.FloatRange(0), help="Seconds between read-only snapshots, at least.")
+@click.option(
+    "--spool-limit",
+    default=1 << 30,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Spool bytes beyond which requests get 503.",
+)
+@click.option(
+    "--max-backlog",
+    default=2_000_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Unstored spans beyond which requests get 429.",
+)
+@click.option(
+    "--batch-spans",
+    default=20000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Spans per ingest transaction, at most.",
+)
+@click.option(
+    "--snapshot-interval",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds between read-only snapshots, at least.",
+)
 @click.option("--keep-content", is_flag=True, envvar="CLAWTRACE_KEEP_CONTENT", help="Also store redacted content text.")
 @pass_ctx
 @handle_errors
@@ -800,7 +879,9 @@ def serve(
     say("stopping: no new requests; storing what is spooled ...")
     receiver.stop()
     h = receiver.health()
-    say(f"stopped: {h['spans_received']} spans received, {h['spans_stored']} stored, {h['spool_bytes']} bytes left in the spool")
+    say(
+        f"stopped: {h['spans_received']} spans received, {h['spans_stored']} stored, {h['spool_bytes']} bytes left in the spool"
+    )
 
 
 @cli.group("openclaw")

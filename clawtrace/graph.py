@@ -16,8 +16,8 @@ import dataclasses
 import json
 from typing import Any
 
-from clawtrace.errors import NotFoundError
 from clawtrace import semconv as sc
+from clawtrace.errors import NotFoundError
 from clawtrace.semconv import EdgeKind, EventKind, Sensitivity, Trust
 from clawtrace.store import Store
 
@@ -170,7 +170,11 @@ def why(store: Store, ref: str, *, max_nodes: int = 2000) -> Chain:
     ]
     if not roots:
         # Nothing untrusted explains it: the user's own request does.
-        roots = [public_event(events[s], score=round(scores[s], 3)) for s in ranked if events[s]["kind"] == EventKind.INPUT_MESSAGE.value][:1]
+        roots = [
+            public_event(events[s], score=round(scores[s], 3))
+            for s in ranked
+            if events[s]["kind"] == EventKind.INPUT_MESSAGE.value
+        ][:1]
     flow_reached = _reached_by_data(seq, raw_edges)
     sensitive = [
         public_event(events[s], score=round(scores[s], 3), carried=s in flow_reached)
@@ -206,7 +210,10 @@ def _reached_by_data(target: int, edges: list[dict[str, Any]]) -> set[int]:
         for r in into.get(node, []):
             if r["kind"] == EdgeKind.DATA_FLOW.value:
                 stack.append((r["src"], True))
-            elif r["kind"] in (EdgeKind.EFFECT.value, EdgeKind.RETURNED.value, EdgeKind.WROTE_READ.value) and not via_flow:
+            elif (
+                r["kind"] in (EdgeKind.EFFECT.value, EdgeKind.RETURNED.value, EdgeKind.WROTE_READ.value)
+                and not via_flow
+            ):
                 stack.append((r["src"], False))
             elif r["kind"] in (EdgeKind.WROTE_READ.value,) and via_flow:
                 stack.append((r["src"], True))
@@ -217,7 +224,9 @@ def _tainted_memory_writes(store: Store, events: dict[int, dict[str, Any]], edge
     writes = [s for s, e in events.items() if e["kind"] in (EventKind.MEMORY_WRITE.value, EventKind.FILE_WRITE.value)]
     tainted: set[int] = set()
     for w in writes:
-        if not any(r["dst"] == w for r in edges) and not any(r["src"] == w and r["kind"] == "wrote_read" for r in edges):
+        if not any(r["dst"] == w for r in edges) and not any(
+            r["src"] == w and r["kind"] == "wrote_read" for r in edges
+        ):
             continue
         scores, _, _ = _walk(store, {w: 1.0}, direction="back", max_nodes=300)
         if any(_is_untrusted_origin(e) for e in store.events_by_seq(scores).values()):
@@ -234,11 +243,13 @@ def _start_for_impact(store: Store, ref: str) -> tuple[dict[str, Any], list[int]
         seqs = [int(r[0]) for r in rows]
         if ref.startswith("secret:"):
             typ, _, digest = ref[len("secret://") :].partition("/")
-            _, rows = store.sql("SELECT DISTINCT seq FROM secrets WHERE type = $t AND digest = $d", {"t": typ, "d": digest})
+            _, rows = store.sql(
+                "SELECT DISTINCT seq FROM secrets WHERE type = $t AND digest = $d", {"t": typ, "d": digest}
+            )
             seqs += [int(r[0]) for r in rows]
         if not seqs:
             raise NotFoundError(
-                f"no event touches artifact {ref}; list artifacts: clawtrace query \"SELECT uri FROM artifacts\""
+                f'no event touches artifact {ref}; list artifacts: clawtrace query "SELECT uri FROM artifacts"'
             )
         target = {"artifact": ref, "events": len(seqs)}
         return target, seqs
@@ -257,7 +268,9 @@ def impact(store: Store, ref: str, *, max_nodes: int = 5000) -> Chain:
     files = sorted({e["artifact"] for e in down if e["kind"] in ("file.write", "file.delete") and e["artifact"]})
     memory = sorted({e["artifact"] for e in down if e["kind"] == "memory.write" and e["artifact"]})
     sessions = sorted({e["session_id"] for e in events.values() if e["session_id"]})
-    creds_events = [e for e in down if e["sensitivity"] in _SENSITIVE and e["kind"] in ("file.read", "memory.read", "tool.result")]
+    creds_events = [
+        e for e in down if e["sensitivity"] in _SENSITIVE and e["kind"] in ("file.read", "memory.read", "tool.result")
+    ]
     rotate = {e["artifact"] for e in creds_events if e["artifact"]}
     for s in store.secrets_of(int(e["seq"]) for e in creds_events + [events[x] for x in scores]):
         rotate.add(f"secret://{s['type']}/{s['digest']}")
@@ -284,7 +297,9 @@ def impact(store: Store, ref: str, *, max_nodes: int = 5000) -> Chain:
 _LARGE_PAYLOAD = 65536
 """Bytes above which an egress to a host never seen before is suspicious on its own."""
 
-_FLOW_KINDS = frozenset({EdgeKind.DATA_FLOW.value, EdgeKind.EFFECT.value, EdgeKind.RETURNED.value, EdgeKind.WROTE_READ.value})
+_FLOW_KINDS = frozenset(
+    {EdgeKind.DATA_FLOW.value, EdgeKind.EFFECT.value, EdgeKind.RETURNED.value, EdgeKind.WROTE_READ.value}
+)
 
 
 def egress(store: Store, *, session: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
@@ -327,12 +342,21 @@ def egress(store: Store, *, session: str | None = None, since: str | None = None
         own = sorted({f"secret://{x['type']}/{x['digest']}" for x in sightings if x["seq"] == s})
         if own and not any(set(own) <= set(c["secrets"]) for c in carried):
             carried.append(
-                {"event_id": e["event_id"], "kind": e["kind"], "artifact": None, "sensitivity": "secret", "secrets": own, "evidence": {"via": "secret in payload"}}
+                {
+                    "event_id": e["event_id"],
+                    "kind": e["kind"],
+                    "artifact": None,
+                    "sensitivity": "secret",
+                    "secrets": own,
+                    "evidence": {"via": "secret in payload"},
+                }
             )
         dest = (e["artifact"] or "").removeprefix("host:")
         host = dest.rsplit(":", 1)[0]
         bytes_out = attrs.get(sc.NET_BYTES_OUT) or attrs.get(sc.HTTP_BODY_SIZE) or e.get("content_size")
-        encoded = any(isinstance(c["evidence"], dict) and c["evidence"].get("encoding") not in (None, "raw") for c in carried)
+        encoded = any(
+            isinstance(c["evidence"], dict) and c["evidence"].get("encoding") not in (None, "raw") for c in carried
+        )
         steered = [a for a in anc.values() if _is_untrusted_origin(a)]
         blocked = attrs.get(sc.POLICY_VERDICT) == "block"
         if blocked:

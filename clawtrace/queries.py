@@ -108,6 +108,8 @@ def run(store: Store, name: str, **params: Any) -> tuple[list[str], list[tuple[A
     q = get(name)
     unknown = set(params) - set(q.params)
     if unknown:
-        raise QueryError(f"query {name} takes no parameter {', '.join(sorted(unknown))}; it takes: {', '.join(q.params) or 'none'}")
+        raise QueryError(
+            f"query {name} takes no parameter {', '.join(sorted(unknown))}; it takes: {', '.join(q.params) or 'none'}"
+        )
     bound = {p: params.get(p) for p in q.params}
     return store.sql(q.sql, bound if bound else None)

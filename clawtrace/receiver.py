@@ -301,7 +301,9 @@ def _trim_torn_tail(path: str) -> int:
                 break
             good += _FRAME_HEAD + n
     if good < size:
-        log.warning("spool %s: cutting %d bytes of a frame torn by a crash (it was never acknowledged)", path, size - good)
+        log.warning(
+            "spool %s: cutting %d bytes of a frame torn by a crash (it was never acknowledged)", path, size - good
+        )
         with open(path, "r+b") as f:
             f.truncate(good)
             os.fsync(f.fileno())
@@ -448,7 +450,9 @@ class Receiver:
         self.httpd.receiver = self  # type: ignore[attr-defined]
         self._threads = [
             threading.Thread(target=self._write_loop, name="clawtrace-writer", daemon=True),
-            threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="clawtrace-http", daemon=True),
+            threading.Thread(
+                target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="clawtrace-http", daemon=True
+            ),
         ]
         for t in self._threads:
             t.start()
@@ -650,7 +654,9 @@ class Receiver:
             "status": "stopping" if self._stopping.is_set() else ("degraded" if self._last_error else "ok"),
             "db": self.config.db,
             "snapshot": snapshot_path(self.config.db),
-            "snapshot_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._last_snapshot)) if self._last_snapshot else None,
+            "snapshot_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._last_snapshot))
+            if self._last_snapshot
+            else None,
             "uptime_s": round(time.time() - self.started, 3),
             "spans_received": s.spans_received,
             "spans_stored": s.spans_stored,
@@ -673,19 +679,48 @@ class Receiver:
                 lines.append(f"clawtrace_receiver_{name}{labels} {v}")
 
         with self._lock:
-            metric("requests_total", "counter", "Requests answered, by status code.",
-                   [(f'{{code="{c}"}}', n) for c, n in sorted(s.requests.items())] or [('{code="200"}', 0)])
-            metric("spans_received_total", "counter", "Spans acknowledged (on disk in the spool).", [("", s.spans_received)])
+            metric(
+                "requests_total",
+                "counter",
+                "Requests answered, by status code.",
+                [(f'{{code="{c}"}}', n) for c, n in sorted(s.requests.items())] or [('{code="200"}', 0)],
+            )
+            metric(
+                "spans_received_total",
+                "counter",
+                "Spans acknowledged (on disk in the spool).",
+                [("", s.spans_received)],
+            )
             metric("spans_stored_total", "counter", "Spans committed to the store.", [("", s.spans_stored)])
-            metric("events_stored_total", "counter", "New provenance events committed to the store.", [("", s.events_stored)])
+            metric(
+                "events_stored_total",
+                "counter",
+                "New provenance events committed to the store.",
+                [("", s.events_stored)],
+            )
             metric("batches_total", "counter", "Ingest transactions committed.", [("", s.batches)])
-            metric("rejections_total", "counter", "Requests refused, by reason.",
-                   [(f'{{reason="{r}"}}', n) for r, n in sorted(s.rejections.items())] or [('{reason="none"}', 0)])
-            metric("ingest_errors_total", "counter", "Failed ingest attempts (the batch is retried).", [("", s.ingest_errors)])
-            metric("quarantined_frames_total", "counter", "Spool frames the writer could not decode, kept aside.",
-                   [("", s.quarantined_frames)])
+            metric(
+                "rejections_total",
+                "counter",
+                "Requests refused, by reason.",
+                [(f'{{reason="{r}"}}', n) for r, n in sorted(s.rejections.items())] or [('{reason="none"}', 0)],
+            )
+            metric(
+                "ingest_errors_total",
+                "counter",
+                "Failed ingest attempts (the batch is retried).",
+                [("", s.ingest_errors)],
+            )
+            metric(
+                "quarantined_frames_total",
+                "counter",
+                "Spool frames the writer could not decode, kept aside.",
+                [("", s.quarantined_frames)],
+            )
             metric("snapshots_total", "counter", "Read-only snapshots of the store written.", [("", s.snapshots)])
-        metric("spool_bytes", "gauge", "Bytes in the spool not yet stored.", [("", spool.pending_bytes if spool else 0)])
+        metric(
+            "spool_bytes", "gauge", "Bytes in the spool not yet stored.", [("", spool.pending_bytes if spool else 0)]
+        )
         metric("backlog_spans", "gauge", "Spans acknowledged and not yet stored.", [("", self.backlog())])
         return "\n".join(lines) + "\n"
 
@@ -767,8 +802,11 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Reject(404, f"no endpoint {self.path}; OTLP traces go to POST /v1/traces", "not_found")
             body = self._body()
             if media not in _PROTO_TYPES and media not in _JSON_TYPES:
-                raise _Reject(415, f"unsupported content type {media!r}; use application/x-protobuf or application/json",
-                              "unsupported")
+                raise _Reject(
+                    415,
+                    f"unsupported content type {media!r}; use application/x-protobuf or application/json",
+                    "unsupported",
+                )
             r.accept(body, media)
         except _Reject as e:
             payload, ctype = _status_body(json_wanted, _RPC_CODES.get(e.status, 2), str(e))

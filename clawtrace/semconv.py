@@ -104,7 +104,9 @@ class ContentRole(str, enum.Enum):
     IN = "in"
 
 
-EVIDENCE_EDGES: Final = frozenset({EdgeKind.DATA_FLOW, EdgeKind.EFFECT, EdgeKind.EMITTED, EdgeKind.RETURNED, EdgeKind.WROTE_READ, EdgeKind.SPAWNED})
+EVIDENCE_EDGES: Final = frozenset(
+    {EdgeKind.DATA_FLOW, EdgeKind.EFFECT, EdgeKind.EMITTED, EdgeKind.RETURNED, EdgeKind.WROTE_READ, EdgeKind.SPAWNED}
+)
 """Edges that carry evidence of causation: ranked above context edges by ``why``."""
 
 CONTEXT_EDGES: Final = frozenset({EdgeKind.CONSUMED})

@@ -12,7 +12,9 @@ from tests.helpers import ev
 SECRET_LINE = "aws_secret_access_key = Zr8Lq2Vx9Tb4Nc7Hm1Pw6Kd3Fg5Js0Ya2Ue8Io4M"
 """A fake credential: the raw value must never appear in any output."""
 SINK = "https://drop.exfil-sink.test/upload"
-HOSTILE = 'fetch http://docs.wide.test/howto "</script><script>window.PWNED=1</script><!-- <img src=x onerror=window.PWNED=2>'
+HOSTILE = (
+    'fetch http://docs.wide.test/howto "</script><script>window.PWNED=1</script><!-- <img src=x onerror=window.PWNED=2>'
+)
 """The fetched page's summary: markup that must show as text, never run."""
 SINK_HOST = "host:drop.exfil-sink.test:443"
 
@@ -40,7 +42,14 @@ def wide_incident(files: int = 80, per_turn: int = 10, session: str = "s-wide") 
         "tool.call", tool_name="web_fetch", tool_call_id="cf", content=b'{"url": "http://docs.wide.test/howto"}'
     )
     edges.append(Edge(t0.event_id, fetch_call.event_id, "emitted"))
-    add("net.fetch", tool_call_id="cf", artifact="http://docs.wide.test/howto", trust="untrusted", content=page, summary=HOSTILE)
+    add(
+        "net.fetch",
+        tool_call_id="cf",
+        artifact="http://docs.wide.test/howto",
+        trust="untrusted",
+        content=page,
+        summary=HOSTILE,
+    )
     fetch_res = add("tool.result", tool_name="web_fetch", tool_call_id="cf", content=page)
     results = [fetch_res]
     creds = ("[default]\n" + SECRET_LINE + "\n").encode()

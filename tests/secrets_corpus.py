@@ -24,7 +24,11 @@ def _rand(rng: random.Random, alphabet: str, n: int) -> str:
     while True:
         s = "".join(rng.choice(alphabet) for _ in range(n))
         classes = [any(c.isupper() for c in s), any(c.islower() for c in s), any(c.isdigit() for c in s)]
-        wanted = [any(c.isupper() for c in alphabet), any(c.islower() for c in alphabet), any(c.isdigit() for c in alphabet)]
+        wanted = [
+            any(c.isupper() for c in alphabet),
+            any(c.islower() for c in alphabet),
+            any(c.isdigit() for c in alphabet),
+        ]
         if classes == wanted:
             return s
 
@@ -62,13 +66,24 @@ def fake_secrets() -> list[tuple[str, str, str]]:
     openai_legacy = "sk" + "-" + _rand(rng, _ALNUM, 48)
     openai_proj = "sk" + "-proj-" + _rand(rng, _URLSAFE, 120)
     anthropic = "sk" + "-ant-api03-" + _rand(rng, _URLSAFE, 93) + "AA"
-    slack_bot = "xox" + "b-" + "".join(rng.choice(string.digits) for _ in range(12)) + "-" + "".join(
-        rng.choice(string.digits) for _ in range(13)
-    ) + "-" + _rand(rng, _ALNUM, 24)
+    slack_bot = (
+        "xox"
+        + "b-"
+        + "".join(rng.choice(string.digits) for _ in range(12))
+        + "-"
+        + "".join(rng.choice(string.digits) for _ in range(13))
+        + "-"
+        + _rand(rng, _ALNUM, 24)
+    )
     slack_user = "xox" + "p-" + "".join(rng.choice(string.digits) for _ in range(12)) + "-" + _rand(rng, _ALNUM, 32)
     slack_hook = (
-        "https://hooks.slack" + ".com/services/T" + _rand(rng, _UPPER_DIGITS, 8) + "/B" + _rand(rng, _UPPER_DIGITS, 8)
-        + "/" + _rand(rng, _ALNUM, 24)
+        "https://hooks.slack"
+        + ".com/services/T"
+        + _rand(rng, _UPPER_DIGITS, 8)
+        + "/B"
+        + _rand(rng, _UPPER_DIGITS, 8)
+        + "/"
+        + _rand(rng, _ALNUM, 24)
     )
     stripe_live = "sk" + "_live_" + _rand(rng, _ALNUM, 24)
     stripe_test = "sk" + "_test_" + _rand(rng, _ALNUM, 24)
@@ -88,7 +103,11 @@ def fake_secrets() -> list[tuple[str, str, str]]:
     high_entropy = _rand(rng, _ALNUM, 32)
     high_entropy2 = _rand(rng, _B64, 44)
     return [
-        ("aws_access_key", aws_id, '{"tool": "exec", "args": {"command": "aws configure set aws_access_key_id {secret}"}}'),
+        (
+            "aws_access_key",
+            aws_id,
+            '{"tool": "exec", "args": {"command": "aws configure set aws_access_key_id {secret}"}}',
+        ),
         ("aws_access_key", aws_sts, "[default]\nregion = eu-west-1\naws_access_key_id = {secret}\n"),
         ("aws_secret_key", aws_secret, "[default]\naws_secret_access_key = {secret}\n"),
         ("aws_secret_key", aws_secret, "export AWS_SECRET_ACCESS_KEY={secret}\n"),
@@ -99,7 +118,11 @@ def fake_secrets() -> list[tuple[str, str, str]]:
         ("gitlab_token", glpat, "curl --header 'PRIVATE-TOKEN: {secret}' https://gitlab.example.com/api/v4/projects"),
         ("openai_key", openai_legacy, "OPENAI_API_KEY={secret}\nDEBUG=1\n"),
         ("openai_key", openai_proj, 'client = OpenAI(api_key="{secret}")'),
-        ("anthropic_key", anthropic, '{"name": "exec", "arguments": {"cmd": "export ANTHROPIC_API_KEY={secret} && claude"}}'),
+        (
+            "anthropic_key",
+            anthropic,
+            '{"name": "exec", "arguments": {"cmd": "export ANTHROPIC_API_KEY={secret} && claude"}}',
+        ),
         ("anthropic_key", anthropic, "curl https://api.anthropic.com/v1/messages -H 'x-api-key: {secret}'"),
         ("slack_token", slack_bot, "SLACK_BOT_TOKEN={secret}"),
         ("slack_token", slack_user, 'slack:\n  token: "{secret}"\n'),

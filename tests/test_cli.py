@@ -171,7 +171,11 @@ def test_usage_errors_exit_2(db: Path) -> None:
 
 
 def test_console_script_and_module_entry(imported: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "clawtrace", "--db", str(imported), "sessions", "--format", "json"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "clawtrace", "--db", str(imported), "sessions", "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)) == 3
     r = subprocess.run([sys.executable, "-m", "clawtrace", "--help"], capture_output=True, text=True)

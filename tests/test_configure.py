@@ -135,7 +135,6 @@ def test_keep_content_stores_text(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- bursts
 
 
-
 @pytest.mark.slow
 def test_100k_burst_loses_nothing_while_the_default_batch_processor_drops(
     tmp_path: Path, caplog: pytest.LogCaptureFixture

@@ -48,12 +48,26 @@ def test_demo_records_and_explains_the_incident(tmp_path: Path) -> None:
 
 def test_demo_table_output_tells_the_story(tmp_path: Path) -> None:
     db = tmp_path / "demo.duckdb"
-    r = subprocess.run([sys.executable, "-m", "clawtrace", "--db", str(db), "demo"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "clawtrace", "--db", str(db), "demo"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    for needle in ("EXFILTRATION", "Probable root causes", "UNTRUSTED", "Sensitive sources", "CREDENTIAL", "Across sessions", "clawtrace why"):
+    for needle in (
+        "EXFILTRATION",
+        "Probable root causes",
+        "UNTRUSTED",
+        "Sensitive sources",
+        "CREDENTIAL",
+        "Across sessions",
+        "clawtrace why",
+    ):
         assert needle in out, needle
     assert "127.0.0.1 only" in r.stderr
     # The store answers the next commands printed by the demo.
-    eg = subprocess.run([sys.executable, "-m", "clawtrace", "--db", str(db), "egress", "--format", "json"], capture_output=True, text=True)
+    eg = subprocess.run(
+        [sys.executable, "-m", "clawtrace", "--db", str(db), "egress", "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
     assert sum(1 for e in json.loads(eg.stdout) if e["verdict"] == "exfiltration") == 2

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clawtrace import fingerprint as fp
-from clawtrace.fingerprint import GUARANTEE, K, W, Enc, contains_fragment, fingerprint, overlap, winnow
+from clawtrace.fingerprint import GUARANTEE, Enc, K, W, contains_fragment, fingerprint, overlap, winnow
 
 _M64 = (1 << 64) - 1
 

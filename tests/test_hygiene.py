@@ -63,7 +63,18 @@ def test_queries_and_sample_ship_in_the_wheel(tmp_path: Path) -> None:
     import zipfile
 
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
     )
@@ -93,5 +104,19 @@ def test_cli_doc_is_current() -> None:
 
 def test_types_check_strict() -> None:
     """mypy --strict over the package (configured in pyproject.toml)."""
-    r = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+
+
+def test_ruff_lint_and_format() -> None:
+    """`ruff check` (pyflakes, syntax, import order: pyproject.toml) and `ruff format --check`."""
+    exe = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    assert exe, "ruff is a test dependency: pip install -e '.[test]'"
+    for args in (["check", "."], ["format", "--check", "."]):
+        r = subprocess.run([exe, *args], capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 0, f"ruff {' '.join(args)}:\n{r.stdout[-4000:]}{r.stderr[-2000:]}"

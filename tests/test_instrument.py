@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import asyncio
+import hashlib
 import logging
 import sys
 from collections.abc import Iterator
@@ -16,10 +15,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import clawtrace.instrument as ct
-from tests.helpers import attrs_of, by_name
 from clawtrace import semconv as sc
 from clawtrace.ingest.otlp import spans_to_batch
 from clawtrace.instrument._convert import readable_spans_to_otlp
+from tests.helpers import attrs_of, by_name
 
 ROOT = Path(__file__).resolve().parent.parent
 _EXPORTER = InMemorySpanExporter()
@@ -184,7 +183,9 @@ def test_record_helpers_content_and_kinds(spans: InMemorySpanExporter, tmp_path:
     assert attrs_of(fr)[sc.CONTENT_SIZE] == 9
     (sk,) = by_name(spans, "skill.load")
     skill_text = attrs_of(sk)[sc.CONTENT_TEXT].encode()
-    assert attrs_of(sk)[sc.SKILL_SHA256] == hashlib.sha256(skill_text).hexdigest() and attrs_of(sk)[sc.TRUST] == "unknown"
+    assert (
+        attrs_of(sk)[sc.SKILL_SHA256] == hashlib.sha256(skill_text).hexdigest() and attrs_of(sk)[sc.TRUST] == "unknown"
+    )
     assert sc.CONTENT_SHA256 not in attrs_of(sk)  # ingest hashes it; the caller thread does not
     eg = {attrs_of(x).get(sc.SERVER_ADDRESS) or attrs_of(x)[sc.URL_FULL]: x for x in by_name(spans, "net.egress")}
     assert attrs_of(eg["collect.test"])[sc.SERVER_PORT] == 8443

@@ -17,9 +17,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import clawtrace.instrument as ct
-from tests.helpers import attrs_of, by_name
 from clawtrace import semconv as sc
 from clawtrace.instrument._convert import readable_spans_to_otlp
+from tests.helpers import attrs_of, by_name
 
 _EXPORTER = InMemorySpanExporter()
 _PROVIDER = TracerProvider()

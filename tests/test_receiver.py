@@ -60,7 +60,9 @@ class Server:
     def stderr(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             con.request(method, path, body=body if method == "POST" else None, headers=headers or {})
@@ -69,7 +71,9 @@ class Server:
         finally:
             con.close()
 
-    def post(self, body: bytes, ctype: str = "application/x-protobuf", **headers: str) -> tuple[int, dict[str, str], bytes]:
+    def post(
+        self, body: bytes, ctype: str = "application/x-protobuf", **headers: str
+    ) -> tuple[int, dict[str, str], bytes]:
         return self.request("POST", "/v1/traces", body, {"Content-Type": ctype, **headers})
 
     def health(self) -> dict[str, Any]:
@@ -120,7 +124,15 @@ def _request(n: int, tag: int) -> tuple[bytes, list[tuple[str, str]]]:
     ids = []
     for i in range(n):
         sid = ((tag << 20) + i + 1).to_bytes(8, "big")
-        spans.append(Span(trace_id=trace, span_id=sid, name=f"work {i}", start_time_unix_nano=10**18 + i, end_time_unix_nano=10**18 + i + 5))
+        spans.append(
+            Span(
+                trace_id=trace,
+                span_id=sid,
+                name=f"work {i}",
+                start_time_unix_nano=10**18 + i,
+                end_time_unix_nano=10**18 + i + 5,
+            )
+        )
         ids.append((trace.hex(), sid.hex()))
     req = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
     return req.SerializeToString(), ids
@@ -306,7 +318,9 @@ def test_overload_answers_retry_after(db: Path, serve: Callable[..., Server]) ->
 # ----------------------------------------------------------------------------- the snapshot fallback
 
 
-def test_read_only_open_falls_back_to_the_snapshot(db: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+def test_read_only_open_falls_back_to_the_snapshot(
+    db: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     Store.open(db).close()
     with lock_held(db):
         with pytest.raises(StoreLockedError, match="locked by another process"):

@@ -24,7 +24,17 @@ def test_blank_store_gets_every_migration(db: Path) -> None:
         names = [r[0] for r in s.sql("SELECT name FROM _clawtrace_migrations ORDER BY name")[1]]
         tables = {r[0] for r in s.sql("SELECT table_name FROM information_schema.tables")[1]}
     assert names == [n for n, _ in MIGRATIONS]
-    assert {"events", "edges", "artifacts", "fingerprints", "sessions", "spans", "ingest_log", "secrets", "pending_edges"} <= tables
+    assert {
+        "events",
+        "edges",
+        "artifacts",
+        "fingerprints",
+        "sessions",
+        "spans",
+        "ingest_log",
+        "secrets",
+        "pending_edges",
+    } <= tables
 
 
 def test_older_store_is_refused_by_readers_and_migrated_by_writers(db: Path) -> None:
@@ -100,7 +110,9 @@ def test_verify_names_edited_inserted_and_deleted_rows(db: Path) -> None:
         assert verify(s).ok
         target = s.sql("SELECT event_id FROM events WHERE kind = 'net.egress'")[1][0][0]
         s.con.execute("UPDATE events SET summary = 'nothing to see' WHERE event_id = ?", [target])
-        s.con.execute("DELETE FROM edges WHERE kind = 'returned' AND edge_seq = (SELECT min(edge_seq) FROM edges WHERE kind = 'returned')")
+        s.con.execute(
+            "DELETE FROM edges WHERE kind = 'returned' AND edge_seq = (SELECT min(edge_seq) FROM edges WHERE kind = 'returned')"
+        )
         s.con.execute(
             "INSERT INTO events SELECT * REPLACE (seq + 1000 AS seq, 'forged' || event_id AS event_id) FROM events WHERE kind = 'model.turn' LIMIT 1"
         )
@@ -137,7 +149,17 @@ def test_why_and_impact_on_the_chain(db: Path) -> None:
         assert w["sensitive_sources"][0]["carried"] is True
         assert set(w) == {"target", "events", "edges", "root_causes", "sensitive_sources"}
         for e in w["events"]:
-            assert {"event_id", "kind", "ts", "session_id", "tool_name", "artifact", "trust", "sensitivity", "summary"} <= set(e)
+            assert {
+                "event_id",
+                "kind",
+                "ts",
+                "session_id",
+                "tool_name",
+                "artifact",
+                "trust",
+                "sensitivity",
+                "summary",
+            } <= set(e)
         fetch_id = s.sql("SELECT event_id FROM events WHERE kind = 'net.fetch'")[1][0][0]
         imp = graph.impact(s, fetch_id).as_dict()
         assert egress_id in {e["event_id"] for e in imp["events"]}

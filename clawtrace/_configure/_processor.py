@@ -28,9 +28,9 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-from clawtrace.instrument._convert import readable_spans_to_otlp
 from clawtrace._configure._sinks import Outcome, Sink
 from clawtrace.ingest.otlp import OtlpSpan, read_otlp_file
+from clawtrace.instrument._convert import readable_spans_to_otlp
 
 __all__ = ["NoDropSpanProcessor", "SpanStats", "Spill"]
 

@@ -9,9 +9,8 @@ own code pass through untouched.
 
 from __future__ import annotations
 
-import hashlib
-
 import functools
+import hashlib
 import inspect
 import os
 import uuid

@@ -534,7 +534,11 @@ def _doc(r: IncidentReport, *, graph_in_html: bool) -> tuple[str, list[_Block]]:
             b.append(
                 _Block(
                     "note",
-                    [f"{len(r.egress) - _TABLE_ROWS} more, less severe or later; all of them: ", ("code", "clawtrace egress"), "."],
+                    [
+                        f"{len(r.egress) - _TABLE_ROWS} more, less severe or later; all of them: ",
+                        ("code", "clawtrace egress"),
+                        ".",
+                    ],
                 )
             )
     else:

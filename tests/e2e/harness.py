@@ -227,9 +227,18 @@ class MockModel(_Base):
             args = json.dumps(tool.arguments)
             cut = max(1, len(args) // 2)
             deltas: list[dict[str, Any]] = [
-                {"role": "assistant", "content": None,
-                 "tool_calls": [{"index": 0, "id": call_id, "type": "function",
-                                 "function": {"name": tool.name, "arguments": ""}}]},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": call_id,
+                            "type": "function",
+                            "function": {"name": tool.name, "arguments": ""},
+                        }
+                    ],
+                },
                 {"tool_calls": [{"index": 0, "function": {"arguments": args[:cut]}}]},
                 {"tool_calls": [{"index": 0, "function": {"arguments": args[cut:]}}]},
             ]
@@ -244,7 +253,12 @@ class MockModel(_Base):
             self.replies.append({"prompt": prompt[-300:], **reply})
 
         def chunk(delta: dict[str, Any] | None, finish_reason: str | None = None, usage: Any = None) -> str:
-            d: dict[str, Any] = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+            d: dict[str, Any] = {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+            }
             if usage is not None:
                 d["choices"] = []
                 d["usage"] = usage
@@ -255,8 +269,12 @@ class MockModel(_Base):
         out = [chunk(d) for d in deltas]
         out.append(chunk({}, finish))
         prompt_tokens = max(1, len(json.dumps(messages)) // 4)
-        out.append(chunk(None, usage={"prompt_tokens": prompt_tokens, "completion_tokens": 20,
-                                      "total_tokens": prompt_tokens + 20}))
+        out.append(
+            chunk(
+                None,
+                usage={"prompt_tokens": prompt_tokens, "completion_tokens": 20, "total_tokens": prompt_tokens + 20},
+            )
+        )
         out.append("[DONE]")
         return out
 
@@ -484,11 +502,17 @@ class OpenClawRun:
                     "apiKey": "mock-local",
                     "api": "openai-completions",
                     "timeoutSeconds": 60,
-                    "models": [{
-                        "id": "mock-model", "name": "Scripted mock", "reasoning": False, "input": ["text"],
-                        "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
-                        "contextWindow": 128000, "maxTokens": 4096,
-                    }],
+                    "models": [
+                        {
+                            "id": "mock-model",
+                            "name": "Scripted mock",
+                            "reasoning": False,
+                            "input": ["text"],
+                            "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
+                            "contextWindow": 128000,
+                            "maxTokens": 4096,
+                        }
+                    ],
                 }
             },
         }
@@ -502,7 +526,9 @@ class OpenClawRun:
             "diagnostics": {"enabled": True},
             "update": {"checkOnStart": False},
             "gateway": {
-                "mode": "local", "bind": "loopback", "port": self.gateway_port,
+                "mode": "local",
+                "bind": "loopback",
+                "port": self.gateway_port,
                 "auth": {"mode": "token", "token": self.gateway_token},
             },
         }
@@ -532,11 +558,18 @@ class OpenClawRun:
 
     def openclaw(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
         r = subprocess.run(
-            ["openclaw", *args], check=False, env=self.env(), cwd=self.workspace, capture_output=True, text=True,
+            ["openclaw", *args],
+            check=False,
+            env=self.env(),
+            cwd=self.workspace,
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
         if check and r.returncode != 0:
-            raise AssertionError(f"openclaw {' '.join(args)} exited {r.returncode}: {r.stdout[-2000:]} {r.stderr[-2000:]}")
+            raise AssertionError(
+                f"openclaw {' '.join(args)} exited {r.returncode}: {r.stdout[-2000:]} {r.stderr[-2000:]}"
+            )
         return r
 
     # -- turns
@@ -548,12 +581,16 @@ class OpenClawRun:
         argv += ["--agent", "main", "--session-key", session_key, "--timeout", "180", "--message", message, "--json"]
         t0 = time.monotonic()
         try:
-            r = subprocess.run(argv, check=False, env=self.env(), cwd=self.workspace, capture_output=True, text=True, timeout=timeout)
+            r = subprocess.run(
+                argv, check=False, env=self.env(), cwd=self.workspace, capture_output=True, text=True, timeout=timeout
+            )
             res = AgentResult(argv, r.returncode, r.stdout, r.stderr, time.monotonic() - t0, session_key)
         except subprocess.TimeoutExpired as e:
             out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
             err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
-            res = AgentResult(argv, -9, out, err + f"\n[harness] timed out after {timeout}s", time.monotonic() - t0, session_key)
+            res = AgentResult(
+                argv, -9, out, err + f"\n[harness] timed out after {timeout}s", time.monotonic() - t0, session_key
+            )
         self.results.append(res)
         return res
 
@@ -563,14 +600,20 @@ class OpenClawRun:
         log = open(self.logs / "gateway.stdout.log", "ab")  # noqa: SIM115 -- closed in finally
         proc = subprocess.Popen(
             ["openclaw", "gateway", "run", "--bind", "loopback", "--port", str(self.gateway_port)],
-            env=self.env(), cwd=self.workspace, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env(),
+            cwd=self.workspace,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._gateway = proc
         try:
             deadline = time.monotonic() + ready_timeout
             while True:
                 if proc.poll() is not None:
-                    raise AssertionError(f"gateway exited {proc.returncode}: {self._tail(self.logs / 'gateway.stdout.log')}")
+                    raise AssertionError(
+                        f"gateway exited {proc.returncode}: {self._tail(self.logs / 'gateway.stdout.log')}"
+                    )
                 try:
                     with socket.create_connection(("127.0.0.1", self.gateway_port), timeout=2) as s:
                         s.sendall(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
@@ -579,7 +622,9 @@ class OpenClawRun:
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"gateway not ready after {ready_timeout}s: {self._tail(self.logs / 'gateway.stdout.log')}")
+                    raise AssertionError(
+                        f"gateway not ready after {ready_timeout}s: {self._tail(self.logs / 'gateway.stdout.log')}"
+                    )
                 time.sleep(0.5)
             yield self
         finally:

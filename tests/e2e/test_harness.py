@@ -45,8 +45,11 @@ def test_mock_streams_the_scripted_tool_then_text() -> None:
         chunks = _post(mock, {"model": "mock-model", "messages": [user, _internal()], "tools": tools})
         first = chunks[0]["choices"][0]["delta"]["tool_calls"][0]
         assert first["id"] == "call_read_1" and first["function"]["name"] == "read"
-        args = "".join(c["choices"][0]["delta"].get("tool_calls", [{}])[0].get("function", {}).get("arguments", "")
-                       for c in chunks if c["choices"])
+        args = "".join(
+            c["choices"][0]["delta"].get("tool_calls", [{}])[0].get("function", {}).get("arguments", "")
+            for c in chunks
+            if c["choices"]
+        )
         assert json.loads(args) == {"path": "notes.txt"}
         assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "tool_calls"
         assert "usage" in chunks[-1] and chunks[-1]["choices"] == []
@@ -68,7 +71,9 @@ def test_sink_serves_the_page_records_posts_and_proxies() -> None:
         assert [p.body for p in sink.posts()] == [b"secret-bytes"]
         # As a proxy: absolute-form GET, and CONNECT tunnelled to itself.
         with socket.create_connection(("127.0.0.1", sink.port), timeout=10) as s:
-            s.sendall(b"GET http://docs.madeup.test/notes HTTP/1.1\r\nHost: docs.madeup.test\r\nConnection: close\r\n\r\n")
+            s.sendall(
+                b"GET http://docs.madeup.test/notes HTTP/1.1\r\nHost: docs.madeup.test\r\nConnection: close\r\n\r\n"
+            )
             assert CANARY.encode() in b"".join(iter(lambda: s.recv(4096), b""))
         with socket.create_connection(("127.0.0.1", sink.port), timeout=10) as s:
             s.sendall(b"CONNECT docs.madeup.test:80 HTTP/1.1\r\nHost: docs.madeup.test:80\r\n\r\n")

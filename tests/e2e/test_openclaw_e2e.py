@@ -49,8 +49,9 @@ def _id(p: tuple[str, str, bool]) -> str:
 
 
 @pytest.fixture(scope="module", params=RUNS, ids=_id)
-def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-             openclaw_path: Callable[[str], str]) -> Iterator[ScenarioRun]:
+def scenario(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str], str]
+) -> Iterator[ScenarioRun]:
     version, name, gateway = request.param
     path = openclaw_path(version)
     root = tmp_path_factory.mktemp(f"oc-{version}-{name}")
@@ -80,7 +81,12 @@ def _clawtrace(db: Path, *args: str, timeout: float = 600) -> subprocess.Complet
     env["CLAWTRACE_HOME"] = str(db.parent / "clawtrace-home")
     return subprocess.run(
         [sys.executable, "-m", "clawtrace", "--db", str(db), *args],
-        check=False, capture_output=True, text=True, timeout=timeout, env=env, cwd=db.parent,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=db.parent,
     )
 
 
@@ -245,7 +251,9 @@ def test_ground_truth_what_the_servers_saw(scenario: ScenarioRun) -> None:
 def test_import_succeeds_and_leaves_the_state_dir_untouched(imported: Imported) -> None:
     imported.require()
     assert imported.before, "empty state dir?"
-    changed = sorted(k for k in set(imported.before) | set(imported.after) if imported.before.get(k) != imported.after.get(k))
+    changed = sorted(
+        k for k in set(imported.before) | set(imported.after) if imported.before.get(k) != imported.after.get(k)
+    )
     # Strict on purpose: evidence is never written, not even SQLite's -shm wal-index (which a
     # mode=ro open of a WAL database rewrites, or creates with -wal when absent). Read a copy of
     # *.sqlite + -wal + -shm instead.
@@ -312,9 +320,13 @@ def test_memory_links_the_two_sessions(imported: Imported) -> None:
     events = {x["event_id"]: x for x in why["events"]}
     events[why["target"]["event_id"]] = why["target"]
     links = [
-        ed for ed in why["edges"]
-        if ed["kind"] == "wrote_read" and ed["src"] in events and ed["dst"] in events
-        and _in_session(events[ed["src"]], s1) and _in_session(events[ed["dst"]], s2)
+        ed
+        for ed in why["edges"]
+        if ed["kind"] == "wrote_read"
+        and ed["src"] in events
+        and ed["dst"] in events
+        and _in_session(events[ed["src"]], s1)
+        and _in_session(events[ed["dst"]], s2)
     ]
     assert links, [ed for ed in why["edges"] if ed["kind"] == "wrote_read"]
     writer = events[links[0]["src"]]
@@ -348,13 +360,23 @@ def _export_bundles(sr: ScenarioRun) -> list[Path]:
         r = None
         for k in (f"agent:main:{key}", key):
             r = sr.run.openclaw(
-                "sessions", "export-trajectory", "--session-key", k, "--workspace", str(sr.run.workspace),
-                "--output", f"clawtrace-{i}", "--json", check=False,
+                "sessions",
+                "export-trajectory",
+                "--session-key",
+                k,
+                "--workspace",
+                str(sr.run.workspace),
+                "--output",
+                f"clawtrace-{i}",
+                "--json",
+                check=False,
             )
             if r.returncode == 0:
                 break
-        assert r is not None and r.returncode == 0, f"export-trajectory {key}: {r and r.stdout[-1500:]} {r and r.stderr[-1500:]}"
-        out.append(Path(json.loads(r.stdout[r.stdout.index("{"):])["outputDir"]))
+        assert r is not None and r.returncode == 0, (
+            f"export-trajectory {key}: {r and r.stdout[-1500:]} {r and r.stderr[-1500:]}"
+        )
+        out.append(Path(json.loads(r.stdout[r.stdout.index("{") :])["outputDir"]))
     return out
 
 
@@ -364,7 +386,9 @@ def _count_by_kind(db: Path) -> dict[str, int]:
     return {row["kind"]: int(row["n"]) for row in json.loads(r.stdout)}
 
 
-def test_export_bundles_give_the_same_chain_and_merge(imported: Imported, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_export_bundles_give_the_same_chain_and_merge(
+    imported: Imported, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     imported.require()
     sr = imported.sr
     bundles = _export_bundles(sr)
