@@ -273,7 +273,7 @@ def import_openclaw(obj: Ctx, path: Path | None, home: str | None, keep_content:
     say(
         f"imported {s.sessions} sessions: {s.events} new events ({s.skipped} already stored), {s.edges} edges, "
         f"{s.tool_calls} tool calls, {s.egress} egress; {mb:.1f} MB of transcripts in {s.seconds:.1f} s into {obj.db}"
-        + (f"; {len(s.problems)} problems (see warnings)" if s.problems else "")
+        + (f"; {len(s.problems)} problem{'' if len(s.problems) == 1 else 's'} (see warnings)" if s.problems else "")
     )
     say("next: clawtrace sessions   clawtrace egress   clawtrace why EVENT")
 
