@@ -146,14 +146,16 @@ class _Redactor:
         return self.learn_many([text])[0]
 
     def learn_many(self, texts: list[str]) -> list[tuple[str, list[rd.SecretHit]]]:
-        """``learn`` of many texts with one detector pass over all of them."""
-        out = rd.redact_many(texts)
-        for text, (_, hits) in zip(texts, out):
+        """``learn`` of many texts with one detector pass over all of them (each distinct
+        text once: a read's content is also its call's result)."""
+        uniq = list(dict.fromkeys(texts))
+        done = dict(zip(uniq, rd.redact_many(uniq)))
+        for text, (_, hits) in done.items():
             for h in hits:
                 value = text[h.start : h.end]
                 if len(value) >= 8:
                     self.known.setdefault(value, h)
-        return out
+        return [(done[t][0], list(done[t][1])) for t in texts]
 
     def dirty(self, texts: list[str]) -> list[bool]:
         """For each text, whether ``_known`` could change it: it holds a secret seen in this
@@ -300,6 +302,7 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
     probe_found = [bool(h) for _, h in learned]
     content_dirty = iter(red.dirty([out for out, _ in (t for t in texts if t is not None)]))
     probe_dirty = red.dirty([p for _, p in probes])
+    fps: dict[tuple[bytes, bool], fp.Fingerprint] = {}
     for i, e in enumerate(events):
         seq = first_seq + i
         role = content_role(e.kind)
@@ -309,7 +312,12 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
         content_sha, content_size = e.content_sha256, e.content_size
         hits: list[rd.SecretHit] = []
         if e.content is not None:
-            f = fp.fingerprint(e.content, decode=role is ContentRole.IN)
+            decode = role is ContentRole.IN
+            f = fps.get((e.content, decode)) if len(e.content) >= 64 else None
+            if f is None:
+                f = fp.fingerprint(e.content, decode=decode)
+                if len(e.content) >= 64:
+                    fps[(e.content, decode)] = f  # a read's content is also its call's result
             content_sha, content_size = f.sha256, f.size
             if role is not None and len(f.hashes):
                 n = len(f.hashes)
