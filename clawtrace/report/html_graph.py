@@ -18,6 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from clawtrace.graph import public_event
 from clawtrace.report.render import to_jsonable
 from clawtrace.store import Store, iso
 
@@ -97,20 +98,11 @@ def graph_data(
             continue
         seen.add(e["event_id"])
         eid = e["event_id"]
+        node = public_event({"ts": None, **e}, score=e.get("score"))
+        node["id"] = node.pop("event_id")
         nodes.append(
             {
-                "id": eid,
-                "kind": e["kind"],
-                "ts": e.get("ts"),
-                "session_id": e.get("session_id"),
-                "agent_id": e.get("agent_id"),
-                "tool_name": e.get("tool_name"),
-                "artifact": e.get("artifact"),
-                "trust": e.get("trust"),
-                "sensitivity": e.get("sensitivity"),
-                "source": e.get("source"),
-                "summary": e.get("summary"),
-                "score": e.get("score"),
+                **node,
                 "root": eid in roots,
                 "sensitive": eid in sens,
                 "carried": bool(sens.get(eid, {}).get("carried")),
