@@ -535,6 +535,11 @@ def cached_store(n_events: int, *, seed: int = 0, log: Any = None) -> dict[str, 
         info["path"] = str(db)
         info["cached"] = True
         return info
+    # Stores of another synth or schema version are never read again: drop them (GBs at 10 M).
+    prefix = f"synth-v{SYNTH_VERSION}-schema{SCHEMA_VERSION}-"
+    for old in CACHE_DIR.glob("synth-v*"):
+        if not old.name.startswith(prefix) and ".tmp." not in old.name:
+            old.unlink(missing_ok=True)
     if log:
         log(f"building synthetic store of {n_events:,} events (cached in {CACHE_DIR}) ...")
     tmp = CACHE_DIR / f"{stem}.{os.getpid()}.tmp.duckdb"
