@@ -367,7 +367,7 @@ _BENIGN_EXEC = ("git status --short", "pytest -q", "ruff check src", "ls -la src
 _BENIGN_EGRESS = (
     ("https://api.github.com/repos/acme/app/issues", "api.github.com"),
     ("https://hooks.slack.com/services/T000/B000/demo", "hooks.slack.com"),
-    ("https://pypi.org/pypi/requests/json", "pypi.org"),
+    ("https://status.acme-cloud.example/api/v2/summary.json", "status.acme-cloud.example"),
     ("https://api.linear.app/graphql", "api.linear.app"),
 )
 _BENIGN_FETCH = ("https://docs.python.org/3/library/json.html", "https://duckdb.org/docs/sql/introduction")

@@ -262,13 +262,14 @@ export function parseCommand(cmd, { cwd, depth = 0 } = {}) {
         const i = argv.findIndex((a) => ["-i", "--index-url", "--extra-index-url"].includes(a));
         const eq = argv.find((a) => a.startsWith("--index-url="));
         const idx = eq ? eq.split("=")[1] : (i >= 0 ? argv[i + 1] : null);
-        const hp = idx ? hostPort(idx) : { host: "pypi.org", port: 443, url: null };
+        // the configured default index is not knowable from the command line: named as the importer names it
+        const hp = idx ? hostPort(idx) : { host: "pip-default-index", port: 443, url: null };
         view.contacts.push({ tool: "pip", host: hp?.host ?? null, port: hp?.port ?? null, url: hp?.url ?? null });
       }
     } else if (["npm", "pnpm", "yarn", "npx", "bun"].includes(name)) {
       const verbs = ["install", "i", "add", "ci", "exec", "x", "dlx", "publish"];
       if (name === "npx" || argv.slice(1, 3).some((a) => verbs.includes(a))) {
-        view.contacts.push({ tool: name, host: "registry.npmjs.org", port: 443, url: null });
+        view.contacts.push({ tool: name, host: "npm-default-registry", port: 443, url: null });
       }
     } else if (READERS.has(name)) {
       view.reads.push(...argv.slice(1).filter((a) => !a.startsWith("-")));
