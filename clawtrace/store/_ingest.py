@@ -141,13 +141,10 @@ class _Redactor:
         self._cache: dict[str, tuple[str, list[rd.SecretHit]]] = {}
         self._runs: dict[str, bool] = {}
 
-    def learn(self, text: str) -> tuple[str, list[rd.SecretHit]]:
-        """First pass over a content: redact it and remember its secrets for the batch."""
-        return self.learn_many([text])[0]
-
     def learn_many(self, texts: list[str]) -> list[tuple[str, list[rd.SecretHit]]]:
-        """``learn`` of many texts with one detector pass over all of them (each distinct
-        text once: a read's content is also its call's result)."""
+        """First pass over contents: redact them and remember their secrets for the batch,
+        with one detector pass over all of them (each distinct text once: a read's content is
+        also its call's result)."""
         uniq = list(dict.fromkeys(texts))
         done = dict(zip(uniq, rd.redact_many(uniq)))
         for text, (_, hits) in done.items():
@@ -230,17 +227,13 @@ class _Redactor:
             out = self._encoded(out, h)
         return out
 
-    def clean_of_encoded(self, text: str) -> bool:
-        """True when no base64/hex run in ``text`` decodes to a secret."""
-        return len(text) < 24 or self._encoded(text, []) == text
-
     def _encoded(self, text: str, hits: list[rd.SecretHit]) -> str:
         pieces: list[str] = []
         last = 0
         for rx in (_B64_RUN, _HEX_RUN):
             for m in rx.finditer(text):
-                if m.start() < last:
-                    continue
+                if m.start() < last or self._runs.get(m.group()) is False:
+                    continue  # inside the last replacement, or a run ``dirty`` found clean
                 decoded = _decode_run(m.group())
                 inner = rd.scan(decoded) if decoded and len(decoded) >= 8 else []
                 if not inner:
@@ -261,7 +254,7 @@ class _Redactor:
         secret, and one pass over the whole text is far cheaper than one per value."""
         if isinstance(v, (dict, list)):
             text = json.dumps(v, default=str, ensure_ascii=False)
-            if not rd.scan(text) and not any(k in text for k in self.known) and self.clean_of_encoded(text):
+            if not rd.scan(text) and not self.dirty([text])[0]:
                 return v
         return self._walk(v, hits)
 
@@ -312,12 +305,12 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
         content_sha, content_size = e.content_sha256, e.content_size
         hits: list[rd.SecretHit] = []
         if e.content is not None:
-            decode = role is ContentRole.IN
-            f = fps.get((e.content, decode)) if len(e.content) >= 64 else None
+            key = (e.content, role is ContentRole.IN)
+            f = fps.get(key)
             if f is None:
-                f = fp.fingerprint(e.content, decode=decode)
+                f = fp.fingerprint(e.content, decode=key[1])
                 if len(e.content) >= 64:
-                    fps[(e.content, decode)] = f  # a read's content is also its call's result
+                    fps[key] = f  # a read's content is also its call's result
             content_sha, content_size = f.sha256, f.size
             if role is not None and len(f.hashes):
                 n = len(f.hashes)
