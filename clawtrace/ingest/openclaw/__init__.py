@@ -825,7 +825,7 @@ def _bundle_transcript_entry(d: dict[str, Any], workspace: str | None) -> dict[s
     if workspace:
         text = json.dumps(out, ensure_ascii=False)
         if _BUNDLE_WORKSPACE in text:
-            out = json.loads(text.replace(_BUNDLE_WORKSPACE, workspace.replace("\\", "\\\\").replace('"', '\\"')))
+            out = json.loads(text.replace(_BUNDLE_WORKSPACE, json.dumps(workspace, ensure_ascii=False)[1:-1]))
     return out
 
 
