@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from clawtrace import __version__, config
+from clawtrace import __version__, _gc, config
 from clawtrace.errors import ClawtraceError, NotFoundError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -197,7 +197,7 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
             raise click.BadParameter(f"{p}: no such file", param_hint="FILES")
     total = IngestResult()
     problems = 0
-    with obj.writer() as store:
+    with obj.writer() as store, _gc.paused():
 
         def flush(pending: list[Any]) -> None:
             if pending:

@@ -38,6 +38,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from clawtrace import _gc
 from clawtrace.errors import ClawtraceError, InputError
 from clawtrace.ingest.otlp import OtlpSpan, decode_request, spans_to_batch
 from clawtrace.store import Store, ingest
@@ -602,7 +603,8 @@ class Receiver:
         assert store is not None
         while True:
             try:
-                r = ingest(store, spans_to_batch(spans), keep_content=self.config.keep_content, source="otlp")
+                with _gc.paused():
+                    r = ingest(store, spans_to_batch(spans), keep_content=self.config.keep_content, source="otlp")
             except ClawtraceError as e:
                 with self._lock:
                     self.stats.ingest_errors += 1

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,3 +43,41 @@ def test_dirty_flags_exactly_the_texts_known_would_change(words: list[str]) -> N
     flags = red.dirty(texts)
     for t, f in zip(texts, flags):
         assert f == (red._known(t, []) != t), t
+
+
+def test_gc_pause_nests_and_restores_the_collector() -> None:
+    import gc
+
+    from clawtrace import _gc
+
+    assert gc.isenabled()
+    with _gc.paused():
+        assert not gc.isenabled()
+        with _gc.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "an inner pause must not re-enable inside the outer one"
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with _gc.paused():
+            raise RuntimeError("boom")
+    assert gc.isenabled(), "an exception must not leave the collector off"
+    gc.disable()
+    try:
+        with _gc.paused():
+            pass
+        assert not gc.isenabled(), "a collector the caller disabled stays disabled"
+    finally:
+        gc.enable()
+
+
+def test_openclaw_import_leaves_the_collector_as_it_was(tmp_path: Path) -> None:
+    import gc
+
+    from clawtrace.ingest.openclaw import import_openclaw
+
+    seen: list[bool] = []
+    t = tmp_path / "s.jsonl"
+    t.write_text('{"type":"session","version":3,"id":"s1","timestamp":"2026-01-01T00:00:00Z","cwd":"/w"}\n')
+    import_openclaw(t, lambda b: seen.append(gc.isenabled()))
+    assert seen == [False]
+    assert gc.isenabled()

@@ -477,17 +477,19 @@ def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> I
 def _write_fingerprints(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> None:
     if not prep.fp_seq:
         return
-    roles = np.concatenate([np.full(len(h), r == "out") for h, r in zip(prep.fp_hash, prep.fp_role)])
+    # The role travels as a boolean column and becomes text in SQL: a million Python
+    # strings for Arrow cost more than the insert itself.
+    out = np.concatenate([np.full(len(h), r == "out") for h, r in zip(prep.fp_hash, prep.fp_role)])
     fpt = pa.table(  # noqa: F841
         {
             "seq": np.concatenate(prep.fp_seq),
-            "role": pa.array(np.where(roles, "out", "in").tolist(), pa.string()),
+            "is_out": out,
             "hash": np.concatenate(prep.fp_hash).astype(np.uint64, copy=False),
             "pos": np.concatenate(prep.fp_pos).astype(np.int32, copy=False),
             "enc": np.concatenate(prep.fp_enc).astype(np.uint8, copy=False),
         }
     )
-    con.execute("INSERT INTO fingerprints SELECT * FROM fpt")
+    con.execute("INSERT INTO fingerprints SELECT seq, CASE WHEN is_out THEN 'out' ELSE 'in' END, hash, pos, enc FROM fpt")
 
 
 def _write_artifacts(con: duckdb.DuckDBPyConnection, prep: _Prepared, batch: Batch) -> None:

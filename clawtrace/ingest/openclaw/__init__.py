@@ -47,7 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from clawtrace import model
+from clawtrace import _gc, model
 from clawtrace import semconv as sc
 from clawtrace.errors import InputError
 from clawtrace.ingest.openclaw._sources import (
@@ -788,7 +788,8 @@ def import_openclaw(
             "state/openclaw.sqlite); give the state dir (default ~/.openclaw or $OPENCLAW_STATE_DIR)",
             path=str(p),
         )
-    return _Importer(plan, sink, progress, home, batch_events).run()
+    with _gc.paused():  # bulk work: see clawtrace._gc
+        return _Importer(plan, sink, progress, home, batch_events).run()
 
 
 _BUNDLE_WORKSPACE = "$WORKSPACE_DIR"
