@@ -77,7 +77,11 @@ def test_openclaw_import_leaves_the_collector_as_it_was(tmp_path: Path) -> None:
 
     seen: list[bool] = []
     t = tmp_path / "s.jsonl"
-    t.write_text('{"type":"session","version":3,"id":"s1","timestamp":"2026-01-01T00:00:00Z","cwd":"/w"}\n')
+    t.write_text(
+        '{"type":"session","version":3,"id":"s1","timestamp":"2026-01-01T00:00:00Z","cwd":"/w"}\n'
+        '{"type":"message","id":"e1","parentId":null,"timestamp":"2026-01-01T00:00:01Z",'
+        '"message":{"role":"user","content":"hello","timestamp":1767225601000}}\n'
+    )
     import_openclaw(t, lambda b: seen.append(gc.isenabled()))
     assert seen == [False]
     assert gc.isenabled()
