@@ -85,6 +85,9 @@ class IngestResult:
 
 @dataclasses.dataclass(slots=True)
 class _Prepared:
+    """A batch ready for the SQL: event rows, fingerprint and secret rows, artifacts, the
+    explicit edges as a table; all the Python work of an ingest, none of the SQL."""
+
     rows: dict[str, list[Any]]
     fp_seq: list[np.ndarray]
     fp_role: list[str]
@@ -93,6 +96,24 @@ class _Prepared:
     fp_enc: list[np.ndarray]
     secrets: list[tuple[int, str, str, str]]
     artifacts: dict[str, tuple[str, str, str, int]]
+    fingerprints: dict[str, np.ndarray] | None = None
+    """``fp_*`` joined into the columns of the fingerprints table (by ``finish``)."""
+    edges: pa.Table | None = None
+
+    def finish(self, edges: list[Edge]) -> _Prepared:
+        if self.fp_seq:
+            self.fingerprints = {
+                "seq": np.concatenate(self.fp_seq),
+                # The role travels as a boolean and becomes text in SQL: a million Python
+                # strings for Arrow cost more than the insert itself.
+                "is_out": np.concatenate([np.full(len(h), r == "out") for h, r in zip(self.fp_hash, self.fp_role)]),
+                "hash": np.concatenate(self.fp_hash).astype(np.uint64, copy=False),
+                "pos": np.concatenate(self.fp_pos).astype(np.int32, copy=False),
+                "enc": np.concatenate(self.fp_enc).astype(np.uint8, copy=False),
+            }
+        self.fp_seq, self.fp_role, self.fp_hash, self.fp_pos, self.fp_enc = [], [], [], [], []
+        self.edges = _edge_table(edges)
+        return self
 
 
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
@@ -276,7 +297,7 @@ class _Redactor:
         return v
 
 
-def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: bool) -> _Prepared:
+def _prepare(events: list[Event], edges: list[Edge], first_seq: int, batch_id: int, keep_content: bool) -> _Prepared:
     cols: dict[str, list[Any]] = {c: [] for c in _STAGED_EVENT_COLS}
     prep = _Prepared(cols, [], [], [], [], [], [], {})
     red = _Redactor()
@@ -373,7 +394,7 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
             prev = prep.artifacts.get(artifact)
             if prev is None or (prev[1] == Sensitivity.NONE.value and sensitivity != Sensitivity.NONE.value):
                 prep.artifacts[artifact] = (artifact_kind(artifact), sensitivity, e.trust, e.ts)
-    return prep
+    return prep.finish(edges)
 
 
 def _events_table(prep: _Prepared) -> pa.Table:
@@ -397,17 +418,16 @@ def ingest(store: Store, batch: Batch, *, keep_content: bool = False, source: st
         raise _wrap(store.path, e) from e
 
 
-def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> IngestResult:
-    con = store.con
-    result = IngestResult(problems=list(batch.problems))
-
-    # 1. Drop duplicates: within the batch, and events already stored (idempotent re-ingest).
+def _new_events(con: duckdb.DuckDBPyConnection, batch: Batch) -> tuple[list[Event], int]:
+    """The batch's events not yet stored, in store order; and how many were skipped as
+    already stored (a re-import)."""
     seen: set[str] = set()
     events: list[Event] = []
     for e in batch.events:
         if e.event_id not in seen:
             seen.add(e.event_id)
             events.append(e)
+    skipped = 0
     if events:
         existing = {
             r[0]
@@ -417,17 +437,23 @@ def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> I
             ).fetchall()
         }
         if existing:
-            result.skipped = sum(1 for e in events if e.event_id in existing)
+            skipped = sum(1 for e in events if e.event_id in existing)
             events = [e for e in events if e.event_id not in existing]
     events.sort(key=lambda e: (e.ts, e.event_id))
+    return events, skipped
 
+
+def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> IngestResult:
+    con = store.con
+    events, skipped = _new_events(con, batch)
+    result = IngestResult(problems=list(batch.problems), skipped=skipped)
     row = con.execute(
         "SELECT coalesce(max(batch_id), 0), coalesce(max(event_hi), -1), coalesce(max(edge_hi), -1) FROM ingest_log"
     ).fetchone()
     assert row is not None
     batch_id, first_seq, first_edge = int(row[0]) + 1, int(row[1]) + 1, int(row[2]) + 1
 
-    prep = _prepare(events, first_seq, batch_id, keep_content)
+    prep = _prepare(events, batch.edges, first_seq, batch_id, keep_content)
 
     con.execute("BEGIN TRANSACTION")
     try:
@@ -453,7 +479,8 @@ def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> I
         # 2. Edges: explicit ones (span links, parentage, importer knowledge), pending ones
         # whose other end has now arrived, and derived ones (call ids, fingerprints, artifacts).
         last_seq = first_seq + len(events) - 1
-        _stage_edges(con, batch.edges)
+        assert prep.edges is not None
+        _stage_edges(con, prep.edges)
         if events:
             _derive_edges(con, first_seq, last_seq)
         n_edges, result.pending = _commit_edges(con, first_seq, first_edge, batch_id)
@@ -475,21 +502,12 @@ def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> I
 
 
 def _write_fingerprints(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> None:
-    if not prep.fp_seq:
+    if prep.fingerprints is None:
         return
-    # The role travels as a boolean column and becomes text in SQL: a million Python
-    # strings for Arrow cost more than the insert itself.
-    out = np.concatenate([np.full(len(h), r == "out") for h, r in zip(prep.fp_hash, prep.fp_role)])
-    fpt = pa.table(  # noqa: F841
-        {
-            "seq": np.concatenate(prep.fp_seq),
-            "is_out": out,
-            "hash": np.concatenate(prep.fp_hash).astype(np.uint64, copy=False),
-            "pos": np.concatenate(prep.fp_pos).astype(np.int32, copy=False),
-            "enc": np.concatenate(prep.fp_enc).astype(np.uint8, copy=False),
-        }
+    fpt = pa.table(prep.fingerprints)  # noqa: F841 - read by DuckDB's replacement scan
+    con.execute(
+        "INSERT INTO fingerprints SELECT seq, CASE WHEN is_out THEN 'out' ELSE 'in' END, hash, pos, enc FROM fpt"
     )
-    con.execute("INSERT INTO fingerprints SELECT seq, CASE WHEN is_out THEN 'out' ELSE 'in' END, hash, pos, enc FROM fpt")
 
 
 def _write_artifacts(con: duckdb.DuckDBPyConnection, prep: _Prepared, batch: Batch) -> None:
@@ -578,17 +596,23 @@ def _write_spans(con: duckdb.DuckDBPyConnection, batch: Batch, batch_id: int) ->
     return int(after[0]) - int(before[0]) if after and before else 0
 
 
-def _evidence_json(evidence: dict[str, Any], cache: dict[str, str]) -> str:
-    text = json.dumps(evidence, default=str, sort_keys=True)
-    out = cache.get(text)
+def _evidence_json(evidence: dict[str, Any], cache: dict[Any, str]) -> str:
+    """The stored (redacted) JSON of an edge's evidence, once per distinct evidence: most
+    edges of a batch carry one of a few small flat dicts, looked up by their items."""
+    key: Any = tuple((k, type(v), v) for k, v in evidence.items())  # the type: 1 and True hash alike
+    try:
+        hash(key)
+    except TypeError:  # a nested value: key on the JSON text
+        key = json.dumps(evidence, default=str, sort_keys=True)
+    out = cache.get(key)
     if out is None:
-        out = cache[text] = json.dumps(rd.redact_obj(evidence)[0], default=str, sort_keys=True)
+        out = cache[key] = json.dumps(rd.redact_obj(evidence)[0], default=str, sort_keys=True)
     return out
 
 
-def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
-    """Put explicit edges (by reference) and still-pending ones into ``_cand_edges``."""
-    cache: dict[str, str] = {}
+def _edge_table(edges: list[Edge]) -> pa.Table:
+    """The explicit edges of a batch (by reference), evidence redacted, as a table."""
+    cache: dict[Any, str] = {}
     rows = {"src_ref": [], "dst_ref": [], "kind": [], "confidence": [], "evidence": []}  # type: dict[str, list[Any]]
     for e in edges:
         rows["src_ref"].append(e.src)
@@ -596,7 +620,7 @@ def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
         rows["kind"].append(e.kind)
         rows["confidence"].append(float(e.confidence))
         rows["evidence"].append(_evidence_json(e.evidence, cache) if e.evidence else None)
-    ed = pa.table(  # noqa: F841
+    return pa.table(
         {
             "src_ref": pa.array(rows["src_ref"], pa.string()),
             "dst_ref": pa.array(rows["dst_ref"], pa.string()),
@@ -605,6 +629,10 @@ def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
             "evidence": pa.array(rows["evidence"], pa.string()),
         }
     )
+
+
+def _stage_edges(con: duckdb.DuckDBPyConnection, ed: pa.Table) -> None:
+    """Put explicit edges (by reference) and still-pending ones into ``_cand_edges``."""
     con.execute("CREATE OR REPLACE TEMP TABLE _cand_edges AS SELECT * FROM ed UNION ALL SELECT * FROM pending_edges")
     con.execute("DELETE FROM pending_edges")
     # Resolve references: event ids, or span:<trace>:<span> tokens. A span token that names a

@@ -90,6 +90,17 @@ class ImportSummary:
     """Files or databases read, by kind."""
     problems: list[str] = dataclasses.field(default_factory=list)
 
+    def add_result(self, r: Any) -> None:
+        """Count what a sink call stored (an ``IngestResult``, or None when it stored nothing yet)."""
+        if r is None:
+            return
+        self.events += int(getattr(r, "events", 0) or 0)
+        self.edges += int(getattr(r, "edges", 0) or 0)
+        self.skipped += int(getattr(r, "skipped", 0) or 0)
+        for p in getattr(r, "problems", None) or []:
+            if p not in self.problems:
+                self.problems.append(p)
+
 
 def default_state_dir() -> Path:
     """``$OPENCLAW_STATE_DIR``, else ``~/.openclaw-<profile>`` for ``$OPENCLAW_PROFILE``, else ``~/.openclaw``."""
@@ -141,14 +152,7 @@ class _Importer:
             return
         self.pending = model.Batch()
         self.s.read_events += len(b.events)
-        r = self.sink(b)
-        if r is not None:
-            self.s.events += int(getattr(r, "events", 0) or 0)
-            self.s.edges += int(getattr(r, "edges", 0) or 0)
-            self.s.skipped += int(getattr(r, "skipped", 0) or 0)
-            for p in getattr(r, "problems", None) or []:
-                if p not in self.s.problems:
-                    self.s.problems.append(p)
+        self.s.add_result(self.sink(b))
         self.progress(
             f"  stored {self.s.events} events ({self.s.skipped} already stored), {self.s.sessions} sessions so far"
         )
