@@ -664,7 +664,40 @@ def test_cli_import_openclaw(state: Path, tmp_path: Path, monkeypatch: pytest.Mo
     empty = tmp_path / "empty"
     empty.mkdir()
     r4 = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(empty)])
-    assert r4.exit_code == 1 and "no OpenClaw evidence" in r4.stderr
+    assert r4.exit_code == 1 and "no OpenClaw evidence" in r4.stderr and "give the state dir" in r4.stderr
+    # Pointed at a folder holding state dirs (an evidence copy of two hosts): each is read as
+    # the state dir it is, databases and ledger included, and nothing is doubled.
+    evidence = tmp_path / "evidence"
+    shutil.copytree(state, evidence / "host-1" / "openclaw-state")
+    shutil.copytree(state, evidence / "host-2" / "openclaw-state")
+    db2 = tmp_path / "evidence.duckdb"
+    r5 = CliRunner().invoke(cli, ["--db", str(db2), "import", "openclaw", str(evidence)])
+    assert r5.exit_code == 0, r5.output
+    assert "imported 3 sessions" in r5.stderr, r5.stderr
+    with Store.open(db, read_only=True) as a, Store.open(db2, read_only=True) as b:
+        q = "SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind"
+        assert a.con.execute(q).fetchall() == b.con.execute(q).fetchall()
+    # A folder whose nested state dir holds no evidence: the error names the state dir.
+    hollow = tmp_path / "hollow"
+    (hollow / "box" / "agents").mkdir(parents=True)
+    r6 = CliRunner().invoke(cli, ["--db", str(db2), "import", "openclaw", str(hollow)])
+    assert r6.exit_code == 1, r6.output
+    assert f"it holds a state dir: clawtrace import openclaw {hollow / 'box'}" in r6.stderr
+
+
+def test_progress_counts_sources_bytes_and_stored_events(state: Path, db: Path) -> None:
+    lines: list[str] = []
+    with Store.open(db) as st:
+        s = import_openclaw(state, lambda b: ingest(st, b, source="openclaw"), progress=lines.append)
+    ticks = [x for x in lines if "transcript files and databases read" in x]
+    assert ticks, lines
+    last = ticks[-1]
+    assert last.startswith("  ")
+    total = len([x for x in lines if x.startswith("reading ")])  # databases announce themselves
+    assert f"{s.sessions} sessions; {s.events} events stored" in last
+    assert f"{s.transcript_bytes / 1e6:.1f} MB" in last
+    done, of = last.split(" transcript files", 1)[0].strip().split("/")
+    assert done == of and int(of) >= total >= 1
 
 
 def test_an_orphan_that_gets_its_result_later_is_no_longer_an_orphan(state: Path, db: Path) -> None:

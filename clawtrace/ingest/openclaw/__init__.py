@@ -56,6 +56,7 @@ from clawtrace.ingest.openclaw._sources import (
     Plan,
     agent_db_sessions,
     discover,
+    nested_state_dirs,
     open_sqlite,
     read_jsonl,
     table_rows,
@@ -138,6 +139,9 @@ class _Importer:
         self.entry_events: dict[str, dict[str, str]] = {}
         self.header_parent: dict[str, str] = {}
         self.trajectory: dict[str, list[dict[str, Any]]] = {}
+        self.sources_total = len(plan.transcripts) + len(plan.agent_dbs) + len(plan.exports)
+        self.sources_done = 0
+        self.started = self.last_tick = time.monotonic()
 
     # ---------------------------------------------------------------- plumbing
 
@@ -153,8 +157,20 @@ class _Importer:
         self.pending = model.Batch()
         self.s.read_events += len(b.events)
         self.s.add_result(self.sink(b))
+        self.tick(force=True)
+
+    def tick(self, force: bool = False) -> None:
+        """A progress line: at every stored batch, else at most one a second."""
+        now = time.monotonic()
+        if not force and now - self.last_tick < 1.0:
+            return
+        self.last_tick = now
+        mb = self.s.transcript_bytes / 1e6
+        rate = mb / max(now - self.started, 1e-6)
         self.progress(
-            f"  stored {self.s.events} events ({self.s.skipped} already stored), {self.s.sessions} sessions so far"
+            f"  {self.sources_done}/{self.sources_total} transcript files and databases read, {mb:.1f} MB "
+            f"({rate:.1f} MB/s), {self.s.sessions} sessions; {self.s.events} events stored"
+            + (f", {self.s.skipped} already stored" if self.s.skipped else "")
         )
 
     # ---------------------------------------------------------------- the run
@@ -171,10 +187,13 @@ class _Importer:
             self.read_trajectory_file(p)
         for p, agent in self.plan.transcripts:
             self.read_transcript_file(p, agent)
+            self.sources_done += 1
         for p, agent in self.plan.agent_dbs:
             self.read_agent_db(p, agent)
+            self.sources_done += 1
         for p in self.plan.exports:
             self.read_export(p)
+            self.sources_done += 1
         self.lineage()
         self.audit_orphans()
         self.receipt_orphans()
@@ -250,6 +269,7 @@ class _Importer:
         rec.batch.problems = []
         self.pending.extend(rec.batch)
         self.flush()
+        self.tick()
 
     def read_transcript_file(self, p: Path, agent: str | None) -> None:
         self.count("transcript")
@@ -265,7 +285,6 @@ class _Importer:
             self.s.problems.append(
                 f"{entries[0].where}: no session header; session id taken from the file name ({sid})"
             )
-        self.progress(f"reading {p} ({len(entries)} entries)")
         self.add_session(sid, agent, header, entries[1:] if header else entries, size)
 
     def read_agent_db(self, p: Path, agent: str | None) -> None:
@@ -787,9 +806,16 @@ def import_openclaw(
         )
     plan = discover(p)
     if not (plan.transcripts or plan.agent_dbs or plan.state_dbs or plan.exports or plan.indexes or plan.trajectories):
+        nested = nested_state_dirs(p)
+        hint = (
+            f"; it holds {'a state dir' if len(nested) == 1 else 'state dirs'}: "
+            + ", ".join(f"clawtrace import openclaw {d}" for d in nested)
+            if nested
+            else "; give the state dir (default ~/.openclaw or $OPENCLAW_STATE_DIR)"
+        )
         raise InputError(
             f"{p}: no OpenClaw evidence found (no agents/*/sessions/*.jsonl, agents/*/agent/openclaw-agent.sqlite or "
-            "state/openclaw.sqlite); give the state dir (default ~/.openclaw or $OPENCLAW_STATE_DIR)",
+            f"state/openclaw.sqlite){hint}",
             path=str(p),
         )
     with _gc.paused():  # bulk work: see clawtrace._gc

@@ -170,9 +170,46 @@ def discover(path: Path) -> Plan:
         plan = Plan(p, "agent")
         _scan_agent_dir(p, plan, p.name if p.parent.name == "agents" else _agent_of(p / "x"))
         return plan
+    nested = nested_state_dirs(p, limit=64)
+    if nested:
+        # A folder holding state dirs (an evidence copy, a backup of several hosts): each
+        # read as the state dir it is, with its databases, logs and ledger.
+        plan = Plan(p, "state")
+        subs = [discover(d) for d in nested]
+        for sub in subs:
+            for f in (
+                "transcripts",
+                "trajectories",
+                "agent_dbs",
+                "indexes",
+                "state_dbs",
+                "logs",
+                "exports",
+                "problems",
+            ):
+                getattr(plan, f).extend(getattr(sub, f))
+        homes = {sub.home for sub in subs}
+        plan.home = homes.pop() if len(homes) == 1 else None
+        return plan
     plan = Plan(p, "sessions")
     _scan_sessions_dir(p, plan, _agent_of(p / "x"))
     return plan
+
+
+def nested_state_dirs(p: Path, limit: int = 3) -> list[Path]:
+    """Up to ``limit`` OpenClaw state dirs one or two levels below ``p`` (a backup or
+    evidence folder holding one), for the "did you mean" of an empty import."""
+    if not p.is_dir():
+        return []
+    found: list[Path] = []
+    for pattern in ("*/agents", "*/*/agents", "*/openclaw.json", "*/*/openclaw.json"):
+        for hit in sorted(p.glob(pattern)):
+            d = hit.parent
+            if d not in found and (d / "agents").is_dir():
+                found.append(d)
+            if len(found) >= limit:
+                return found
+    return found
 
 
 def _sniff_db(p: Path) -> str:
