@@ -85,3 +85,24 @@ def test_openclaw_import_leaves_the_collector_as_it_was(tmp_path: Path) -> None:
     import_openclaw(t, lambda b: seen.append(gc.isenabled()))
     assert seen == [False]
     assert gc.isenabled()
+
+
+_SHELL_ALPHABET = st.sampled_from(
+    list("abcxyz019-_./:@=$*?~%+,#!{}[]^")
+    + [" ", "  ", "\t", "\n", "\r", ";", "&", "|", "<", ">", "(", ")"]
+    + ["&&", "||", ">>", "2>&1", "é", "\u00a0", "\x0b", "\x0c", "ſ"]
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_SHELL_ALPHABET, max_size=40).map("".join))
+def test_plain_command_tokens_equal_shlex(command: str) -> None:
+    """The regex tokenizer used for commands without quotes or backslashes gives shlex's tokens."""
+    import shlex
+
+    from clawtrace.ingest.openclaw._shell import _tokens
+
+    lex = shlex.shlex(command, posix=True, punctuation_chars=";&|<>()")
+    lex.whitespace_split = True
+    lex.commenters = ""
+    assert _tokens(command) == list(lex)
