@@ -498,7 +498,8 @@ _EGRESS_COLS = ["event_id", "ts", "session_id", "destination", "bytes_out", "ver
 @handle_errors
 def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) -> None:
     """Every egress: destination, bytes, the sensitive data it carried, and a verdict
-    (exfiltration, suspicious, ok; blocked when a policy gate stopped the call)."""
+    (exfiltration, suspicious, ok; blocked when a policy gate stopped the call). POLICY is the
+    gate's verdict on the call, if one decided: allow, block, or warn (monitor mode)."""
     from clawtrace.graph import egress as egress_
 
     with obj.reader() as store:
@@ -518,6 +519,9 @@ def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) ->
         b = sum(1 for r in rows if r["verdict"] == "blocked")
         if b:
             say(f"{b} egress attempt(s) blocked by a policy gate (never sent); next: clawtrace why EVENT")
+        w = sum(1 for r in rows if r["policy"] == "warn")
+        if w:
+            say(f"{w} egress(es) a policy gate in monitor mode would have blocked (sent); next: clawtrace why EVENT")
     else:
         _emit(rows, f)
 
@@ -908,7 +912,8 @@ def openclaw_() -> None:
     multiple=True,
     metavar="PATTERN",
     help="Turn the egress policy gate on and allow tool calls to contact PATTERN (repeatable): "
-    "'*', 'host', 'host:port', '*.domain', 'channel:NAME', 'web-search'. Everything else is blocked.",
+    "'*', 'host', 'host:port', '*.domain', 'channel:NAME' (channel:session for sessions_send), 'web-search'. "
+    "Everything else is blocked.",
 )
 @click.option(
     "--policy-strict",
@@ -916,10 +921,21 @@ def openclaw_() -> None:
     help="Turn the gate on in strict mode: also block every egress once the session read a "
     "credential file (fails closed).",
 )
+@click.option(
+    "--policy-monitor",
+    is_flag=True,
+    help="Turn the gate on in monitor mode: decide and record as usual, block nothing; what it would "
+    "have blocked is recorded with verdict 'warn' (try an allowlist before enforcing it).",
+)
 @click.option("--policy-off", is_flag=True, help="Turn the policy gate off (it is off unless asked for).")
 @handle_errors
 def openclaw_install_plugin(
-    state_dir: Path | None, endpoint: str, policy_allow: tuple[str, ...], policy_strict: bool, policy_off: bool
+    state_dir: Path | None,
+    endpoint: str,
+    policy_allow: tuple[str, ...],
+    policy_strict: bool,
+    policy_monitor: bool,
+    policy_off: bool,
 ) -> None:
     """Install the clawtrace plugin into an OpenClaw state dir and enable it.
 
@@ -938,7 +954,7 @@ def openclaw_install_plugin(
     from clawtrace.plugin_files import PluginInstallError, default_state_dir, install_plugin, make_policy
 
     try:
-        policy = make_policy(policy_allow, strict=policy_strict, off=policy_off)
+        policy = make_policy(policy_allow, strict=policy_strict, off=policy_off, monitor=policy_monitor)
     except PluginInstallError as e:
         raise click.UsageError(str(e)) from None
     got = install_plugin(state_dir or default_state_dir(), endpoint=endpoint, policy=policy)
@@ -946,7 +962,8 @@ def openclaw_install_plugin(
     say(f"config {got.config_path}: " + ("updated" if got.config_changed else "already had the plugin's keys"))
     if got.policy is not None:
         allowed = ", ".join(got.policy.get("allow") or []) or "nothing"
-        say(f"policy gate on{' (strict)' if got.policy.get('strict') else ''}: egress allowed to {allowed}")
+        modes = [m for m in ("strict" if got.policy.get("strict") else "", got.policy.get("mode") or "") if m]
+        say(f"policy gate on{f' ({chr(44).join(modes)})' if modes else ''}: egress allowed to {allowed}")
     say("next: clawtrace serve   then run OpenClaw as usual")
 
 

@@ -383,6 +383,7 @@ def egress(store: Store, *, session: str | None = None, since: str | None = None
                 encoded=encoded,
                 steered_by=[a["event_id"] for a in steered],
                 verdict=verdict,
+                policy=attrs.get(sc.POLICY_VERDICT),
             )
         )
     return out

