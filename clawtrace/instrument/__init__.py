@@ -6,7 +6,8 @@ to ``use_tracer_provider``.
 
 - ``session``, ``turn``, ``tool_call``: context managers and decorators for the agent loop;
   ``tool_call(...).result(...)`` records what returned to the model, and each ``turn`` links
-  (``consumed``) to the outputs since the previous one.
+  (``consumed``) to the session's outputs still in context (``forget_context()`` after a
+  compaction).
 - ``input_message`` and ``record_*``: instant records of what entered the agent or left it.
 - ``enable_capture``: automatic capture of files, sockets, DNS, HTTP and processes inside an
   active tool call, through a PEP 578 audit hook.
@@ -22,6 +23,7 @@ from clawtrace.instrument._api import (
     SessionHandle,
     ToolCallHandle,
     TurnHandle,
+    forget_context,
     input_message,
     record_egress,
     record_fetch,
@@ -47,6 +49,7 @@ __all__ = [
     "capture_enabled",
     "disable_capture",
     "enable_capture",
+    "forget_context",
     "input_message",
     "record_egress",
     "record_fetch",

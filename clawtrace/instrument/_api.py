@@ -281,10 +281,11 @@ def _contexts(items: Sequence[Any]) -> list[SpanContext]:
 class turn(_Scope):
     """One model turn (``model.turn`` span).
 
-    It gets ``consumed`` span links to every output recorded in the session since the previous
-    turn began (tool results, input messages, and file, memory, skill and fetch reads recorded
-    outside a tool call) plus the latest input message. ``consumed=[...]`` (handles, outputs or
-    span contexts) replaces that automatic set.
+    It gets ``consumed`` span links to the outputs still in the model's context: every output
+    recorded in the session so far (tool results, input messages, and file, memory, skill and
+    fetch reads recorded outside a tool call), the latest ``CONTEXT_CAP`` (50), since the session
+    began or ``forget_context()`` was called; plus the latest input message.
+    ``consumed=[...]`` (handles, outputs or span contexts) replaces that automatic set.
     """
 
     def __init__(
@@ -430,6 +431,17 @@ def _path_attrs(path: Any) -> tuple[dict[str, Any], str]:
         state = _core.SESSION.get()
         attrs[sc.PROCESS_WORKING_DIRECTORY] = (state.cwd if state and state.cwd else None) or os.getcwd()
     return attrs, p
+
+
+def forget_context() -> None:
+    """The agent compacted or cleared its context: later turns of the active session consume
+    only what is recorded from now on (a no-op outside a session)."""
+    try:
+        state = _core.SESSION.get()
+        if state is not None:
+            state.forget()
+    except Exception as e:  # noqa: BLE001 - never raise into the host
+        _core.internal_error("forget_context", e)
 
 
 def input_message(

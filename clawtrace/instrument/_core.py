@@ -7,6 +7,7 @@ bodies and hand failures to ``internal_error``.
 from __future__ import annotations
 
 import base64
+import collections
 import contextvars
 import dataclasses
 import enum
@@ -112,35 +113,46 @@ def tracer() -> trace.Tracer:
 # --------------------------------------------------------------------------- context state
 
 
-class SessionState:
-    """The active session: its ids and the outputs the next turn will have consumed."""
+CONTEXT_CAP: Final = 50
+"""A turn consumes at most this many of the session's latest outputs (as the OpenClaw importer)."""
 
-    __slots__ = ("agent_id", "cwd", "latest_input", "lock", "pending", "session_id")
+
+class SessionState:
+    """The active session: its ids and the outputs still in the model's context."""
+
+    __slots__ = ("agent_id", "context", "cwd", "latest_input", "lock", "session_id")
 
     def __init__(self, session_id: str, agent_id: str | None, cwd: str | None) -> None:
         self.session_id = session_id
         self.agent_id = agent_id
         self.cwd = cwd
         self.lock = threading.Lock()
-        self.pending: list[SpanContext] = []
-        """Outputs recorded since the previous turn began."""
+        self.context: collections.deque[SpanContext] = collections.deque(maxlen=CONTEXT_CAP)
+        """Outputs recorded in this session since it began (or was last ``forget``-ed), the latest ``CONTEXT_CAP``."""
         self.latest_input: SpanContext | None = None
 
     def add_output(self, ctx: SpanContext, *, is_input: bool = False) -> None:
-        """Remember an output that entered the agent, for the next turn's consumed links."""
+        """Remember an output that entered the agent, for the consumed links of every later turn."""
         with self.lock:
-            self.pending.append(ctx)
+            self.context.append(ctx)
             if is_input:
                 self.latest_input = ctx
 
     def take_consumed(self) -> list[SpanContext]:
-        """The outputs since the previous turn plus the latest input; starts a new window."""
+        """What a turn starting now has in its context: the session's outputs so far (a model
+        sees the whole conversation, so a page fetched three turns ago still steers this one)
+        and the latest input."""
         with self.lock:
-            out = list(self.pending)
-            self.pending.clear()
-            if self.latest_input is not None:
+            out = list(self.context)
+            if self.latest_input is not None and self.latest_input not in self.context:
                 out.append(self.latest_input)
         return out
+
+    def forget(self) -> None:
+        """The agent compacted or cleared its context: later turns consume only what comes next."""
+        with self.lock:
+            self.context.clear()
+            self.latest_input = None
 
 
 SESSION: contextvars.ContextVar[SessionState | None] = contextvars.ContextVar("clawtrace_session", default=None)
