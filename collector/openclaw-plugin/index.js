@@ -41,6 +41,8 @@ import { fileURLToPath } from "node:url";
 
 import { Gate, normalizePolicy, shellTokens } from "./policy.js";
 
+const CONTEXT_CAP = 50; // a turn links at most this many of its session's latest inputs and results (as the importer)
+
 export const PLUGIN_ID = "clawtrace";
 export const VERSION = "0.1.0";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -400,6 +402,7 @@ export class Collector {
     this.s = settings;
     this.sessions = new Map(); // sessionKey -> sessionId
     this.workspaces = new Map(); // sessionId or sessionKey -> workspaceDir (tool hooks lack it)
+    this.contexts = new Map(); // sessionId -> the latest CONTEXT_CAP inputs and results (what a turn sees)
     this.runs = new Map(); // runId -> run state
     this.calls = new Map(); // toolCallId -> call state
   }
@@ -409,6 +412,30 @@ export class Collector {
     const sid = ctx?.sessionId || ev?.sessionId || (key ? this.sessions.get(key) : undefined);
     if (key && sid) this.sessions.set(key, sid);
     return sid;
+  }
+
+  /** An input or tool result entered session `sid`: every later turn of it has it in context. */
+  remember(r, sid, ref) {
+    r.pending.push(ref);
+    if (!sid) return;
+    let c = this.contexts.get(sid);
+    if (!c) {
+      c = [];
+      this.contexts.set(sid, c);
+      if (this.contexts.size > 1024) this.contexts.delete(this.contexts.keys().next().value);
+    }
+    c.push(ref);
+    if (c.length > CONTEXT_CAP) c.splice(0, c.length - CONTEXT_CAP);
+  }
+
+  /** The `consumed` links of a turn starting now: what is still in its session's context (a
+   * model sees the whole conversation, as the importer has it), else what came since the
+   * previous turn of the run. */
+  inContext(r, ev, ctx) {
+    const since = r.pending.splice(0);
+    const sid = this.sessionOf(ev, ctx);
+    const c = sid ? this.contexts.get(sid) : undefined;
+    return c ? c.slice() : since;
   }
 
   run(runId, ctx) {
@@ -488,7 +515,7 @@ export class Collector {
         ...clip(ev.prompt ?? "", this.s.maxContentBytes),
       },
     });
-    r.pending.push({ traceId: sp.traceId, spanId: sp.spanId });
+    this.remember(r, this.sessionOf(ev, ctx), { traceId: sp.traceId, spanId: sp.spanId });
   }
 
   message_received(ev, ctx) {
@@ -510,14 +537,14 @@ export class Collector {
 
   model_call_started(ev, ctx) {
     const r = this.run(ev.runId, ctx);
-    const t = { spanId: hex(8), start: nowNs(), links: r.pending.splice(0) };
+    const t = { spanId: hex(8), start: nowNs(), links: this.inContext(r, ev, ctx) };
     r.turn = t;
     if (ev.callId) r.turns.set(ev.callId, t);
   }
 
   model_call_ended(ev, ctx) {
     const r = this.run(ev.runId, ctx);
-    const t = (ev.callId && r.turns.get(ev.callId)) || r.turn || { spanId: hex(8), start: nowNs(), links: r.pending.splice(0) };
+    const t = (ev.callId && r.turns.get(ev.callId)) || r.turn || { spanId: hex(8), start: nowNs(), links: this.inContext(r, ev, ctx) };
     if (ev.callId) r.turns.delete(ev.callId);
     r.turn = t;
     this.span("clawtrace.model.turn", {
@@ -713,7 +740,7 @@ export class Collector {
         ...clip(text, this.s.maxContentBytes),
       },
     });
-    r.pending.push({ traceId: sp.traceId, spanId: sp.spanId });
+    this.remember(r, c.common["gen_ai.conversation.id"], { traceId: sp.traceId, spanId: sp.spanId });
   }
 
   tool_result_persist(ev, ctx) {
