@@ -418,14 +418,32 @@ def ingest(store: Store, batch: Batch, *, keep_content: bool = False, source: st
         raise _wrap(store.path, e) from e
 
 
-def _new_events(con: duckdb.DuckDBPyConnection, batch: Batch) -> tuple[list[Event], int]:
+_INT64: Final = 1 << 63
+
+
+def _sane(e: Event, problems: list[str]) -> None:
+    """Numbers the store cannot hold (a timestamp past 2262, a size past 2**63, whatever a
+    damaged or hostile source sent) become a problem, not a failed batch: the event is kept,
+    at the ingest time, without the size."""
+    if not (isinstance(e.ts, int) and 0 <= e.ts < _INT64):
+        problems.append(
+            f"event {e.event_id} ({e.kind}): timestamp {e.ts!r} is out of range; stored with the time of ingest"
+        )
+        e.ts = time.time_ns()
+    if e.content_size is not None and not (isinstance(e.content_size, int) and 0 <= e.content_size < _INT64):
+        problems.append(f"event {e.event_id} ({e.kind}): content size {e.content_size!r} is out of range; dropped")
+        e.content_size = None
+
+
+def _new_events(con: duckdb.DuckDBPyConnection, batch: Batch, problems: list[str]) -> tuple[list[Event], int]:
     """The batch's events not yet stored, in store order; and how many were skipped as
-    already stored (a re-import)."""
+    already stored (a re-import). Numbers out of the store's range are reported to ``problems``."""
     seen: set[str] = set()
     events: list[Event] = []
     for e in batch.events:
         if e.event_id not in seen:
             seen.add(e.event_id)
+            _sane(e, problems)
             events.append(e)
     skipped = 0
     if events:
@@ -445,8 +463,8 @@ def _new_events(con: duckdb.DuckDBPyConnection, batch: Batch) -> tuple[list[Even
 
 def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> IngestResult:
     con = store.con
-    events, skipped = _new_events(con, batch)
-    result = IngestResult(problems=list(batch.problems), skipped=skipped)
+    result = IngestResult(problems=list(batch.problems))
+    events, result.skipped = _new_events(con, batch, result.problems)
     row = con.execute(
         "SELECT coalesce(max(batch_id), 0), coalesce(max(event_hi), -1), coalesce(max(edge_hi), -1) FROM ingest_log"
     ).fetchone()
@@ -567,8 +585,9 @@ def _write_spans(con: duckdb.DuckDBPyConnection, batch: Batch, batch_id: int) ->
         rows["span_id"].append(s.get("span_id"))
         rows["parent_span_id"].append(s.get("parent_span_id"))
         rows["name"].append(rd.redact(str(s.get("name", "")))[0])
-        rows["start_ts"].append(s.get("start_ns"))
-        rows["end_ts"].append(s.get("end_ns"))
+        for k in ("start", "end"):
+            ns = s.get(f"{k}_ns")
+            rows[f"{k}_ts"].append(ns if isinstance(ns, int) and 0 <= ns < _INT64 else None)
         for k in ("attrs", "resource"):
             v = s.get(k)
             rows[k].append(json.dumps(rd.redact_obj(v)[0], default=str, sort_keys=True) if v else None)

@@ -207,7 +207,8 @@ class _Importer:
         info = self.index.get(sid, {})
         m = SessionMeta(session_id=sid, agent_id=agent or info.get("agent"), home=self.home)
         m.session_key = info.get("key")
-        m.cwd = (header or {}).get("cwd") or info.get("cwd")
+        cwd = (header or {}).get("cwd") or info.get("cwd")
+        m.cwd = cwd if isinstance(cwd, str) else None  # a damaged header must not break every path
         m.channel = info.get("channel")
         m.injected_files = list(info.get("injected", []))
         m.started_ms = info.get("started_ms")

@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from typing import Any
+from typing import Any, Final
 
 from clawtrace import model
 from clawtrace import semconv as sc
@@ -92,8 +92,13 @@ class SessionRecords:
     egress: int = 0
 
 
+_MAX_MS: Final = 9_000_000_000_000
+"""Epoch milliseconds of about 2255: nanoseconds past it do not fit the store's 64-bit timestamps."""
+
+
 def parse_ts(v: Any) -> int | None:
-    """Nanoseconds from an ISO-8601 string or epoch milliseconds, else None."""
+    """Nanoseconds from an ISO-8601 string or epoch milliseconds, else None (also for a time
+    the store cannot hold: before 1970 or after about 2255, NaN, infinity)."""
     if isinstance(v, str) and v:
         try:
             t = dt.datetime.fromisoformat(v.replace("Z", "+00:00") if v.endswith("Z") else v)
@@ -101,8 +106,9 @@ def parse_ts(v: Any) -> int | None:
             return None
         if t.tzinfo is None:
             t = t.replace(tzinfo=dt.UTC)
-        return int(t.timestamp() * 1_000_000) * 1000
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+        ns = int(t.timestamp() * 1_000_000) * 1000
+        return ns if 0 < ns < _MAX_MS * 1_000_000 else None
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < _MAX_MS:  # NaN compares false
         return int(v * 1_000_000)
     return None
 
@@ -163,7 +169,7 @@ class _Mapper:
         return (
             parse_ts(d.get("timestamp"))
             or (parse_ts(msg.get("timestamp")) if msg else None)
-            or ((ent.created_ms or 0) * 1_000_000)
+            or parse_ts(ent.created_ms)
             or self.base_ts
         )
 
@@ -189,7 +195,7 @@ class _Mapper:
             if isinstance(eid, str):
                 ids[eid] = ent
                 order.append(eid)
-            if t not in _KNOWN_TYPES and isinstance(t, str) and t not in unknown:
+            if isinstance(t, str) and t not in _KNOWN_TYPES and t not in unknown:
                 unknown.add(t)
                 self.problem(
                     ent.where,
