@@ -5,6 +5,7 @@ never lose a session over one bad entry, report each problem, and leave a store 
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import shutil
@@ -92,7 +93,7 @@ def _mutate(obj: Any, rng: random.Random) -> None:
         k = rng.choice(list(obj))
         r = rng.random()
         if r < 0.3:
-            obj[k] = rng.choice(_WEIRD)
+            obj[k] = copy.deepcopy(rng.choice(_WEIRD))
         elif r < 0.45:
             del obj[k]
         else:
@@ -100,7 +101,7 @@ def _mutate(obj: Any, rng: random.Random) -> None:
     elif isinstance(obj, list) and obj:
         i = rng.randrange(len(obj))
         if rng.random() < 0.4:
-            obj[i] = rng.choice(_WEIRD)
+            obj[i] = copy.deepcopy(rng.choice(_WEIRD))
         else:
             _mutate(obj[i], rng)
 
