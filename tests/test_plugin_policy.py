@@ -267,14 +267,14 @@ def _drive(node: str, tmp_path: Path, endpoint: str, policy: dict[str, Any]) -> 
     return dict(json.loads(r.stdout.strip().splitlines()[-1]))
 
 
-def _cli_json(db: Path, *args: str) -> Any:
+def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``clawtrace --db DB ARGS`` in a child process, with no CLAWTRACE_* settings of ours."""
     import os
-    import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAWTRACE_")}
     env["CLAWTRACE_HOME"] = str(db.parent / "home-ct")
     r = subprocess.run(
-        [sys.executable, "-m", "clawtrace", "--db", str(db), *args, "--format", "json"],
+        [sys.executable, "-m", "clawtrace", "--db", str(db), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -282,7 +282,11 @@ def _cli_json(db: Path, *args: str) -> Any:
         check=False,
     )
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    return r
+
+
+def _cli_json(db: Path, *args: str) -> Any:
+    return json.loads(_cli(db, *args, "--format", "json").stdout)
 
 
 @pytest.mark.parametrize("mode", ["allowlist", "strict", "monitor"])
@@ -334,15 +338,8 @@ def test_gate_decisions_reach_the_store_and_show_in_egress_and_why(tmp_path: Pat
     assert sent[0]["policy"] == verdict
     assert any(c["artifact"] and c["artifact"].endswith("/.aws/credentials") for c in sent[0]["carried"])
     if monitor:
-        r = subprocess.run(
-            [sys.executable, "-m", "clawtrace", "--db", str(db), "egress", "--format", "table"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert r.returncode == 0, r.stderr
-        assert "1 egress(es) a policy gate in monitor mode would have blocked (sent)" in r.stderr
+        table = _cli(db, "egress", "--format", "table")
+        assert "1 egress(es) a policy gate in monitor mode would have blocked (sent)" in table.stderr
 
     calls = _query(db, "SELECT event_id FROM events WHERE kind = 'tool.call' AND tool_call_id = 'call_exec_3'")
     chain = _cli_json(db, "why", calls[0]["event_id"])
