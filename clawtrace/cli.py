@@ -261,11 +261,19 @@ def import_openclaw(obj: Ctx, path: Path | None, home: str | None, keep_content:
         )
     say(f"importing OpenClaw evidence from {target} ...")
     with obj.writer() as store:
+
+        def known(prefix: str) -> list[str]:
+            got = store.con.execute(
+                "SELECT session_id FROM sessions WHERE starts_with(session_id, $p) LIMIT 3", {"p": prefix}
+            ).fetchall()
+            return [str(r[0]) for r in got]
+
         s = run_import(
             target,
             lambda b: ingest(store, b, keep_content=keep_content, source="openclaw"),
             progress=None if quiet else say,
             home=home,
+            known_sessions=known,
         )
     for prob in s.problems:
         say(f"warning: {prob}")

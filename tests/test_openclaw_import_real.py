@@ -188,6 +188,49 @@ def test_export_bundle_with_a_garbled_line_imports_the_rest(tmp_path: Path, db: 
     assert any("events.jsonl:4" in p for p in s.problems), s.problems
 
 
+def _mask_session(bundle: Path) -> tuple[str, str]:
+    """Mask a bundle's session id everywhere, as OpenClaw's export sometimes writes it
+    (``f1ac780e-1a32-4a78-86***``); the real id and the masked one."""
+    real = json.loads((bundle / "manifest.json").read_text())["sessionId"]
+    masked = real[:21] + "***"
+    for f in bundle.iterdir():
+        f.write_text(f.read_text().replace(real, masked))
+    return real, masked
+
+
+def test_a_bundle_with_a_masked_session_id_joins_its_session_in_the_store(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from clawtrace.cli import cli
+
+    def run(db: Path, bundle: Path) -> str:
+        r = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(bundle)])
+        assert r.exit_code == 0, r.output
+        return r.stderr
+
+    def sessions(db: Path) -> list[str]:
+        with Store.open(db, read_only=True) as st:
+            return [x[0] for x in st.sql("SELECT session_id FROM sessions")[1]]
+
+    shutil.copytree(BUNDLE, tmp_path / "b")
+    bundle = tmp_path / "b" / "workspace" / ".openclaw" / "trajectory-exports" / "bundle"
+    merged = tmp_path / "merged.duckdb"
+    run(merged, bundle)  # the unmasked evidence of the session first
+    with Store.open(merged, read_only=True) as st:
+        before = st.sql("SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind")[1]
+    real, masked = _mask_session(bundle)
+    # Alone: nothing to match it to, so it stays under the id OpenClaw wrote, and says so.
+    alone = tmp_path / "alone.duckdb"
+    assert f"masked the session id as {masked!r}; imported under the masked id" in run(alone, bundle)
+    assert sessions(alone) == [masked]
+    # Into the store that knows the session: it joins it, nothing doubled.
+    err = run(merged, bundle)
+    assert f"matched to session {real}" in err and "0 new events" in err, err
+    with Store.open(merged, read_only=True) as st:
+        assert st.sql("SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind")[1] == before
+    assert sessions(merged) == [real]
+
+
 # ----------------------------------------------------------------- execution receipts
 
 RECEIPT_FAMILY = {"read": "data", "write": "data", "edit": "data", "exec": "tool", "web_fetch": "tool"}

@@ -164,6 +164,12 @@ def _session_ids(sr: ScenarioRun) -> list[str]:
     return [_sid(r.json) for r in sr.results]
 
 
+def _same_session(real: str, got: str) -> bool:
+    """``got`` is ``real``, or ``real`` as an exporter masked it (``abcd1234-...-86***``)."""
+    cut = min((i for i in (got.find("***"), got.find("\u2026")) if i >= 0), default=-1)
+    return got == real or (cut >= 8 and real.startswith(got[:cut]))
+
+
 def _in_session(event: dict[str, Any], sid: str) -> bool:
     return sid in str(event.get("session_id") or "")
 
@@ -400,7 +406,9 @@ def test_export_bundles_give_the_same_chain_and_merge(
     # On its own, a bundle shows the incident as the state dir does.
     rows = alone.sessions()
     for sid in _session_ids(sr):
-        assert any(sid in str(r["session_id"]) for r in rows), (sid, rows)
+        # OpenClaw's export sometimes masks the id ("f1ac780e-1a32-4a78-86***"): the bundle
+        # alone cannot know the rest; merged below, it must join the real session.
+        assert any(_same_session(sid, str(r["session_id"])) for r in rows), (sid, rows)
     if sr.name in EGRESS_SCENARIOS:
         found = [e for e in _sink_egress(alone) if e["verdict"] == "exfiltration"]
         assert found, alone.egress()
@@ -420,3 +428,5 @@ def test_export_bundles_give_the_same_chain_and_merge(
     after = _count_by_kind(merged)
     for kind in ("tool.call", "tool.result", "net.egress", "file.read", "process.exec", "net.fetch", "memory.write"):
         assert after.get(kind, 0) == before.get(kind, 0), (kind, before, after)
+    merged_sessions = {str(r["session_id"]) for r in dataclasses.replace(imported, db=merged).sessions()}
+    assert set(_session_ids(sr)) <= merged_sessions and not any("***" in x for x in merged_sessions), merged_sessions

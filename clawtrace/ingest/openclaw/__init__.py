@@ -114,11 +114,22 @@ def default_state_dir() -> Path:
 
 Sink = Callable[[model.Batch], Any]
 Progress = Callable[[str], None]
+KnownSessions = Callable[[str], list[str]]
+"""Session ids already stored that start with a prefix (to place a bundle with a masked id)."""
 
 
 class _Importer:
-    def __init__(self, plan: Plan, sink: Sink, progress: Progress | None, home: str | None, batch_events: int) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        sink: Sink,
+        progress: Progress | None,
+        home: str | None,
+        batch_events: int,
+        known_sessions: KnownSessions | None = None,
+    ) -> None:
         self.plan = plan
+        self.known_sessions = known_sessions
         self.sink = sink
         self.progress = progress or (lambda _m: None)
         self.home = home or plan.home
@@ -331,12 +342,17 @@ class _Importer:
             return
         entries, size = read_jsonl(d / "events.jsonl", self.s.problems)
         sid = manifest.get("sessionId") if isinstance(manifest, dict) else None
+        masked = sid if isinstance(sid, str) and _masked_prefix(sid) else None
+        if masked:
+            sid = self.unmask(d, masked)
         workspace = _bundle_workspace(d)
         transcript: list[Entry] = []
         header = None
         for ent in entries:
             if ent.data.get("traceSchema"):
                 tsid = ent.data.get("sessionId") or sid
+                if masked and tsid == masked:
+                    tsid = sid
                 if ent.data.get("source") == "transcript":
                     conv = _bundle_transcript_entry(ent.data, workspace)
                     if conv is not None:
@@ -371,6 +387,31 @@ class _Importer:
             if len(parts) >= 3 and parts[0] == "agent" and parts[1]:
                 agent = parts[1]  # "agent:<agent id>:<rest>", as OpenClaw spells session keys
         self.add_session(sid, agent, header, transcript, size)
+
+    def unmask(self, d: Path, masked: str) -> str:
+        """The session a bundle whose session id OpenClaw's export masked (``f1ac780e-...-86***``)
+        belongs to: the one session seen in this import, or known to the store, that the
+        visible prefix matches; else the masked id as written."""
+        prefix = _masked_prefix(masked) or masked
+        seen = {s for s in (*self.seen_sessions, *self.index) if s.startswith(prefix) and not _masked_prefix(s)}
+        if len(seen) != 1 and self.known_sessions is not None:
+            try:
+                seen |= {s for s in self.known_sessions(prefix) if s.startswith(prefix)}
+            except Exception as e:  # noqa: BLE001 - a lookup failure only costs the match
+                self.s.problems.append(f"{d}: could not look up sessions starting {prefix!r} ({e})")
+        if len(seen) == 1:
+            real = seen.pop()
+            self.s.problems.append(
+                f"{d / 'manifest.json'}: OpenClaw's export masked the session id as {masked!r}; "
+                f"matched to session {real}, the only one it can be"
+            )
+            return real
+        self.s.problems.append(
+            f"{d / 'manifest.json'}: OpenClaw's export masked the session id as {masked!r}"
+            + (f" and {len(seen)} known sessions match it" if seen else "")
+            + "; imported under the masked id (import the state dir first, or with it, to merge them)"
+        )
+        return masked
 
     # ---------------------------------------------------------------- index
 
@@ -790,13 +831,16 @@ def import_openclaw(
     progress: Progress | None = None,
     home: str | None = None,
     batch_events: int = BATCH_EVENTS,
+    known_sessions: KnownSessions | None = None,
 ) -> ImportSummary:
     """Import OpenClaw evidence at ``path`` (default: ``default_state_dir()``) through ``sink``.
 
     ``sink`` is called with each ``model.Batch`` (about ``batch_events`` events, whole
     sessions) and may return an ``IngestResult``, whose counts are summed. ``home`` is the
     agent's home directory, for ``~`` in paths (default: the parent of a ``~/.openclaw``
-    state dir; otherwise ``~`` stays unexpanded). Raises ``InputError`` only when ``path``
+    state dir; otherwise ``~`` stays unexpanded). ``known_sessions(prefix)`` lists stored
+    session ids starting with ``prefix``: an export bundle whose session id OpenClaw masked
+    then joins its session (the CLI passes the store's). Raises ``InputError`` only when ``path``
     holds no OpenClaw evidence at all; bad records are ``ImportSummary.problems``.
     """
     p = Path(path).expanduser() if path is not None else default_state_dir()
@@ -820,7 +864,19 @@ def import_openclaw(
             path=str(p),
         )
     with _gc.paused():  # bulk work: see clawtrace._gc
-        return _Importer(plan, sink, progress, home, batch_events).run()
+        return _Importer(plan, sink, progress, home, batch_events, known_sessions).run()
+
+
+_MASK_MARKS = ("***", "\u2026")
+
+
+def _masked_prefix(value: str) -> str | None:
+    """The visible start of an id an exporter masked (``abc-12***``, ``abc…``), if it is
+    long enough to tell sessions apart; None for an id that is not masked."""
+    cut = min((i for i in (value.find(m) for m in _MASK_MARKS) if i >= 0), default=-1)
+    if cut < 0:
+        return None
+    return value[:cut] if cut >= 8 else None
 
 
 _BUNDLE_WORKSPACE = "$WORKSPACE_DIR"
