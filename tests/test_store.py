@@ -200,3 +200,19 @@ def test_locked_store_is_a_clear_error(db: Path) -> None:
     Store.open(db).close()
     with lock_held(db), pytest.raises(StoreLockedError, match=r"locked by another process \(pid \d+\).*snapshot"):
         Store.open(db, read_only=True)
+
+
+def test_a_truncated_store_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from clawtrace.cli import cli
+
+    db = tmp_path / "s.duckdb"
+    assert CliRunner().invoke(cli, ["--db", str(db), "import", "otlp", "--sample"]).exit_code == 0
+    cut = tmp_path / "cut.duckdb"
+    data = db.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])  # a copy that stopped half way
+    r = CliRunner().invoke(cli, ["--db", str(cut), "sessions"])
+    assert r.exit_code == 1, r.output
+    assert "is damaged" in r.stderr and "restore it from a copy" in r.stderr, r.stderr
+    assert "Traceback" not in r.output

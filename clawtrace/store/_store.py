@@ -84,6 +84,12 @@ def _wrap(path: str, e: duckdb.Error) -> StoreError:
             f"{path} is not a clawtrace store (not a valid DuckDB database file); "
             f"point --db at the right file, or start a new store: clawtrace --db new.duckdb import otlp FILE"
         )
+    if "Could not read enough bytes" in msg or "IO Error: Could not read" in msg:
+        return StoreCorruptError(
+            f"store {path} is damaged: {msg.splitlines()[0]} (the file is shorter than DuckDB expects, "
+            "truncated by a copy or a full disk); restore it from a copy, check it with "
+            f"`clawtrace --db COPY verify`, or re-import the evidence into a new store with --db"
+        )
     return StoreError(f"store {path}: {msg.splitlines()[0]}")
 
 
