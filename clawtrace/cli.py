@@ -234,10 +234,19 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
     help="The agent's home directory, for ~ and $HOME in paths (default: the parent of a ~/.openclaw state dir).",
 )
 @click.option("--keep-content", is_flag=True, envvar="CLAWTRACE_KEEP_CONTENT", help="Also store redacted content text.")
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Only what was written since WHEN (ISO-8601, or 90m/24h/7d back from now): transcript files and "
+    "bundles modified since, DB sessions with rows since. The recent part of a large state dir first; "
+    "import again without it for the rest.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines, only the summary and warnings.")
 @pass_ctx
 @handle_errors
-def import_openclaw(obj: Ctx, path: Path | None, home: str | None, keep_content: bool, quiet: bool) -> None:
+def import_openclaw(
+    obj: Ctx, path: Path | None, home: str | None, keep_content: bool, since: str | None, quiet: bool
+) -> None:
     """Import OpenClaw's on-disk evidence, read-only: transcripts (JSONL and SQLite), sessions
     index, trajectory, gateway log and audit ledger.
 
@@ -248,12 +257,26 @@ def import_openclaw(obj: Ctx, path: Path | None, home: str | None, keep_content:
     \b
     Example:
       clawtrace import openclaw
+      clawtrace import openclaw --since 24h
       clawtrace import openclaw ~/.openclaw-work/agents/main
     """
     from clawtrace.ingest.openclaw import default_state_dir
     from clawtrace.ingest.openclaw import import_openclaw as run_import
     from clawtrace.store import ingest
 
+    since_ms = None
+    if since:
+        import datetime as dt
+
+        from clawtrace.hunt import BadFilterError, parse_since
+
+        try:
+            when = parse_since(since)
+        except BadFilterError as e:
+            raise click.BadParameter(
+                str(e).replace("clawtrace hunt", "clawtrace import openclaw"), param_hint="--since"
+            )
+        since_ms = int(dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC).timestamp() * 1000)
     target = path or default_state_dir()
     if not target.exists():
         raise click.BadParameter(
@@ -274,6 +297,7 @@ def import_openclaw(obj: Ctx, path: Path | None, home: str | None, keep_content:
             progress=None if quiet else say,
             home=home,
             known_sessions=known,
+            since_ms=since_ms,
         )
     for prob in s.problems:
         say(f"warning: {prob}")
@@ -283,6 +307,11 @@ def import_openclaw(obj: Ctx, path: Path | None, home: str | None, keep_content:
         f"{s.tool_calls} tool calls, {s.egress} egress; {mb:.1f} MB of transcripts in {s.seconds:.1f} s into {obj.db}"
         + (f"; {len(s.problems)} problem{'' if len(s.problems) == 1 else 's'} (see warnings)" if s.problems else "")
     )
+    if s.older:
+        say(
+            f"left out {s.older} transcript file(s), bundle(s) and DB session(s) last written before --since "
+            f"{since}; import again without --since for the rest (what is stored now is kept)"
+        )
     say("next: clawtrace sessions   clawtrace egress   clawtrace why EVENT")
 
 

@@ -724,3 +724,40 @@ def test_an_orphan_that_gets_its_result_later_is_no_longer_an_orphan(state: Path
     )
     assert linked == [{"kind": "tool.result"}]
     assert not any("call_exec_lost" in s for s in orphans()), orphans()
+
+
+def test_since_imports_the_recent_part_first_and_the_rest_later(state: Path, db: Path, tmp_path: Path) -> None:
+    import os
+    import time
+
+    sessions = state / "agents" / "main" / "sessions"
+    ten_days_ago = time.time() - 10 * 86_400
+    os.utime(sessions / f"{S2}.jsonl", (ten_days_ago, ten_days_ago))
+    os.utime(sessions / f"{S1}.jsonl")  # written now
+    agent_db = state / "agents" / "ops" / "agent" / "openclaw-agent.sqlite"
+    with sqlite3.connect(agent_db) as con:  # its rows are from October: all older than a day
+        db_sessions = {r[0] for r in con.execute("SELECT DISTINCT session_id FROM transcript_events")}
+    since_ms = int((time.time() - 86_400) * 1000)
+    with Store.open(db) as st:
+        s = import_openclaw(state, lambda b: ingest(st, b, source="openclaw"), since_ms=since_ms)
+    got = {r["session_id"] for r in rows(db, "SELECT DISTINCT session_id FROM events WHERE session_id IS NOT NULL")}
+    assert S1 in got and S2 not in got and not (got & db_sessions), got
+    assert s.older == 1 + len(db_sessions)
+    # The ledger's rows from before --since name calls of sessions left out: not tampering.
+    assert not [p for p in s.problems if "tampering" in p], s.problems
+    # Without --since the rest follows, and the store is what one full import makes.
+    rest = run_import(db, state)
+    assert rest.older == 0 and [p for p in rest.problems if "tampering" in p]
+    full = tmp_path / "full.duckdb"
+    run_import(full, state)
+    q = "SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY kind"
+    assert rows(db, q) == rows(full, q)
+
+
+def test_cli_since(state: Path, tmp_path: Path) -> None:
+    db = tmp_path / "since.duckdb"
+    r = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(state), "--since", "2099-01-01"])
+    assert r.exit_code == 0, r.output
+    assert "imported 0 sessions" in r.stderr and "import again without --since for the rest" in r.stderr
+    bad = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(state), "--since", "yesterday"])
+    assert bad.exit_code == 2 and "try: clawtrace import openclaw --since 24h" in bad.stderr

@@ -87,6 +87,8 @@ class ImportSummary:
     egress: int = 0
     transcript_bytes: int = 0
     seconds: float = 0.0
+    older: int = 0
+    """Transcript files, bundles and DB sessions left out as last written before ``since``."""
     sources: dict[str, int] = dataclasses.field(default_factory=dict)
     """Files or databases read, by kind."""
     problems: list[str] = dataclasses.field(default_factory=list)
@@ -127,9 +129,11 @@ class _Importer:
         home: str | None,
         batch_events: int,
         known_sessions: KnownSessions | None = None,
+        since_ms: int | None = None,
     ) -> None:
         self.plan = plan
         self.known_sessions = known_sessions
+        self.since_ms = since_ms
         self.sink = sink
         self.progress = progress or (lambda _m: None)
         self.home = home or plan.home
@@ -184,6 +188,18 @@ class _Importer:
             + (f", {self.s.skipped} already stored" if self.s.skipped else "")
         )
 
+    def older(self, p: Path, count: bool = False) -> bool:
+        """With ``since``: whether file ``p`` was last written before it (then it is left out)."""
+        if self.since_ms is None:
+            return False
+        try:
+            old = p.stat().st_mtime * 1000 < self.since_ms
+        except OSError:
+            return False  # reading it will report the problem
+        if old and count:
+            self.s.older += 1
+        return old
+
     # ---------------------------------------------------------------- the run
 
     def run(self) -> ImportSummary:
@@ -195,15 +211,20 @@ class _Importer:
         for p, agent in self.plan.indexes:
             self.read_index_json(p, agent)
         for p, _agent in self.plan.trajectories:
-            self.read_trajectory_file(p)
+            if not self.older(p):
+                self.read_trajectory_file(p)
         for p, agent in self.plan.transcripts:
+            if self.older(p, count=True):
+                self.sources_done += 1
+                continue
             self.read_transcript_file(p, agent)
             self.sources_done += 1
         for p, agent in self.plan.agent_dbs:
             self.read_agent_db(p, agent)
             self.sources_done += 1
         for p in self.plan.exports:
-            self.read_export(p)
+            if not self.older(p / "events.jsonl", count=True):
+                self.read_export(p)
             self.sources_done += 1
         self.lineage()
         self.audit_orphans()
@@ -322,7 +343,14 @@ class _Importer:
                     if row.get("role") == "agent" and row.get("agent_id") and not agent:
                         agent = str(row["agent_id"])
                 self.read_index_db(con, label, agent)
-                for sid, entries, size in agent_db_sessions(con, label, self.s.problems):
+                if self.since_ms is not None:
+                    row = con.execute(
+                        "SELECT count(*) FROM (SELECT 1 FROM transcript_events GROUP BY session_id "
+                        "HAVING max(created_at) < ?)",
+                        (self.since_ms,),
+                    ).fetchone()
+                    self.s.older += int(row[0]) if row else 0
+                for sid, entries, size in agent_db_sessions(con, label, self.s.problems, self.since_ms):
                     header = entries[0].data if entries and entries[0].data.get("type") == "session" else None
                     body = entries[1:] if header else entries
                     self.load_db_trajectory(con, sid, label)
@@ -634,6 +662,13 @@ class _Importer:
         except (sqlite3.Error, OSError) as e:
             self.s.problems.append(f"{label}: not a readable SQLite database ({e}); audit ledger not imported")
 
+    def recent(self, row: dict[str, Any]) -> bool:
+        """With ``since``: whether a ledger row happened at or after it (rows without a time
+        count). Older rows still join the calls they name; only recent ones without a call are
+        evidence of tampering, since the older part of the transcripts was left out."""
+        t = row.get("occurred_at")
+        return self.since_ms is None or not isinstance(t, (int, float)) or t >= self.since_ms
+
     def join_audit(self, rec: SessionRecords) -> None:
         if not self.audit or not rec.call_hashes:
             return
@@ -712,7 +747,7 @@ class _Importer:
     def receipt_orphans(self) -> None:
         label = getattr(self, "audit_label", "state/openclaw.sqlite")
         for run_id, rows in self.receipts.items():
-            if run_id not in self.receipted:
+            if run_id not in self.receipted and any(self.recent(r) for r in rows):
                 self.s.problems.append(
                     f"{label}:execution_decision_facts: run {run_id} has {len(rows)} tool-action receipts and no "
                     "transcript tool calls: the transcript lost or rewrote them (tampering or loss), or the "
@@ -726,6 +761,8 @@ class _Importer:
         orphans: dict[tuple[Any, str], list[dict[str, Any]]] = {}
         for row in self.audit:
             h = row.get("tool_call_id")
+            if not self.recent(row):
+                continue
             if isinstance(h, str):
                 if f"{row.get('session_id')}\x1f{h}" not in self.matched:
                     orphans.setdefault((row.get("session_id"), h), []).append(row)
@@ -832,6 +869,7 @@ def import_openclaw(
     home: str | None = None,
     batch_events: int = BATCH_EVENTS,
     known_sessions: KnownSessions | None = None,
+    since_ms: int | None = None,
 ) -> ImportSummary:
     """Import OpenClaw evidence at ``path`` (default: ``default_state_dir()``) through ``sink``.
 
@@ -840,7 +878,10 @@ def import_openclaw(
     agent's home directory, for ``~`` in paths (default: the parent of a ``~/.openclaw``
     state dir; otherwise ``~`` stays unexpanded). ``known_sessions(prefix)`` lists stored
     session ids starting with ``prefix``: an export bundle whose session id OpenClaw masked
-    then joins its session (the CLI passes the store's). Raises ``InputError`` only when ``path``
+    then joins its session (the CLI passes the store's). ``since_ms`` (epoch ms) leaves out
+    transcript files and bundles last written before it, agent-DB sessions with no row since,
+    and ledger rows and receipts from before it: the recent part of a large state dir first,
+    the rest by a later import without it. Raises ``InputError`` only when ``path``
     holds no OpenClaw evidence at all; bad records are ``ImportSummary.problems``.
     """
     p = Path(path).expanduser() if path is not None else default_state_dir()
@@ -864,7 +905,7 @@ def import_openclaw(
             path=str(p),
         )
     with _gc.paused():  # bulk work: see clawtrace._gc
-        return _Importer(plan, sink, progress, home, batch_events, known_sessions).run()
+        return _Importer(plan, sink, progress, home, batch_events, known_sessions, since_ms).run()
 
 
 _MASK_MARKS = ("***", "\u2026")

@@ -291,12 +291,20 @@ def read_jsonl(p: Path, problems: list[str], *, what: str = "line") -> tuple[lis
 
 
 def agent_db_sessions(
-    con: sqlite3.Connection, label: str, problems: list[str]
+    con: sqlite3.Connection, label: str, problems: list[str], since_ms: int | None = None
 ) -> Iterator[tuple[str, list[Entry], int]]:
-    """(session id, its transcript entries in seq order, bytes) for each session of an agent DB."""
+    """(session id, its transcript entries in seq order, bytes) for each session of an agent DB;
+    with ``since_ms``, only sessions written to at or after that time (epoch ms)."""
     dec = zstandard.ZstdDecompressor()
+    recent = (
+        ""
+        if since_ms is None
+        else " WHERE session_id IN (SELECT session_id FROM transcript_events GROUP BY session_id"
+        f" HAVING max(created_at) >= {int(since_ms)})"
+    )
     cur = con.execute(
-        "SELECT session_id, seq, event_json, event_zstd, created_at FROM transcript_events ORDER BY session_id, seq"
+        "SELECT session_id, seq, event_json, event_zstd, created_at FROM transcript_events"
+        f"{recent} ORDER BY session_id, seq"
     )
     sid: str | None = None
     entries: list[Entry] = []
