@@ -251,8 +251,9 @@ def import_openclaw(
     index, trajectory, gateway log and audit ledger.
 
     PATH is a state dir (default $OPENCLAW_STATE_DIR, else ~/.openclaw), a profile dir, an
-    agent dir, one transcript .jsonl, one openclaw-agent.sqlite or an export-trajectory
-    bundle. Re-importing adds only what is new. OpenClaw's files are never written.
+    agent dir, one transcript .jsonl, one openclaw-agent.sqlite, an export-trajectory
+    bundle, or a folder holding state dirs (an evidence copy of several hosts).
+    Re-importing adds only what is new. OpenClaw's files are never written.
 
     \b
     Example:
