@@ -170,13 +170,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _run_driver(node: str, tmp_path: Path, endpoint: str, spool: Path) -> dict[str, Any]:
-    d = tmp_path / "plugin"
-    shutil.copytree(plugin_source(), d)
-    (d / "driver.mjs").write_text(DRIVER)
-    creds = tmp_path / "credentials"
-    creds.write_text("aws_secret_access_key = abc\n")
-    settings = {
+def driver_settings(endpoint: str, spool: Path, **extra: Any) -> dict[str, Any]:
+    """The plugin settings a test driver passes to ``register``: quick flushes, one retry."""
+    return {
         "endpoint": endpoint,
         "spoolPath": str(spool),
         "spoolMaxBytes": 1 << 20,
@@ -186,7 +182,17 @@ def _run_driver(node: str, tmp_path: Path, endpoint: str, spool: Path) -> dict[s
         "retries": 1,
         "timeoutMs": 2000,
         "token": "",
+        **extra,
     }
+
+
+def _run_driver(node: str, tmp_path: Path, endpoint: str, spool: Path) -> dict[str, Any]:
+    d = tmp_path / "plugin"
+    shutil.copytree(plugin_source(), d)
+    (d / "driver.mjs").write_text(DRIVER)
+    creds = tmp_path / "credentials"
+    creds.write_text("aws_secret_access_key = abc\n")
+    settings = driver_settings(endpoint, spool)
     r = subprocess.run(
         [node, "driver.mjs"],
         cwd=d,

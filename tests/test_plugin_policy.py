@@ -24,7 +24,7 @@ from clawtrace.plugin_files import (
     make_policy,
     plugin_source,
 )
-from tests.test_plugin_install import _node, _query, _serve, _stop
+from tests.test_plugin_install import _node, _query, _serve, _stop, driver_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -243,18 +243,7 @@ def _drive(node: str, tmp_path: Path, endpoint: str, policy: dict[str, Any]) -> 
     creds = tmp_path / "home" / ".aws" / "credentials"
     creds.parent.mkdir(parents=True)
     creds.write_text("[default]\naws_secret_access_key = abc\n")
-    settings = {
-        "endpoint": endpoint,
-        "spoolPath": str(tmp_path / "spool.jsonl"),
-        "spoolMaxBytes": 1 << 20,
-        "maxContentBytes": 65536,
-        "flushMs": 50,
-        "maxBatch": 256,
-        "retries": 1,
-        "timeoutMs": 2000,
-        "token": "",
-        "policy": policy,
-    }
+    settings = driver_settings(endpoint, tmp_path / "spool.jsonl", policy=policy)
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path / "home"),
