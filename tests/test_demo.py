@@ -8,19 +8,11 @@ import sys
 from pathlib import Path
 
 from clawtrace.store import Store, verify
+from tests.helpers import demo_store
 
 
 def test_demo_records_and_explains_the_incident(tmp_path: Path) -> None:
-    db = tmp_path / "demo.duckdb"
-    r = subprocess.run(
-        [sys.executable, "-m", "clawtrace", "--db", str(db), "demo", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    db, doc = demo_store(tmp_path)
     first, second = doc["sessions"]
     assert doc["events"] >= 30
     by_session = {e["session_id"]: e for e in doc["exfiltrations"]}

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 
 import clawtrace
+from tests.helpers import demo_store
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -148,21 +148,8 @@ def execute(path: Path, tmp_path: Path, **env: str) -> Run:
     return Run(nb)
 
 
-def _demo_store(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    db = tmp_path / "demo.duckdb"
-    r = subprocess.run(
-        [sys.executable, "-m", "clawtrace", "--db", str(db), "demo", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert r.returncode == 0, r.stderr
-    return db, json.loads(r.stdout)
-
-
 def test_investigation_notebook_on_the_demo(tmp_path: Path) -> None:
-    db, demo = _demo_store(tmp_path)
+    db, demo = demo_store(tmp_path)
     run = execute(ROOT / "notebooks" / "investigation.ipynb", tmp_path, CLAWTRACE_DB=str(db))
     assert run.errors == [] and run.own_warnings() == []
     text = run.text
