@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from clawtrace.model import Batch, Edge, Event, stable_id
@@ -119,19 +117,3 @@ def lock_held(path: Any) -> Iterator[None]:
     finally:
         holder.kill()
         holder.wait()
-
-
-def demo_store(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    """``clawtrace demo --format json`` into ``tmp_path/demo.duckdb``, in a child process (as
-    a user runs it, cwd ``tmp_path``): the store's path and the demo's JSON document."""
-    db = tmp_path / "demo.duckdb"
-    r = subprocess.run(
-        [sys.executable, "-m", "clawtrace", "--db", str(db), "demo", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert r.returncode == 0, r.stderr
-    return db, json.loads(r.stdout)

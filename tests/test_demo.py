@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from clawtrace.store import Store, verify
-from tests.helpers import demo_store
+from tests.incident_data import demo_store
 
 
 def test_demo_records_and_explains_the_incident(tmp_path: Path) -> None:

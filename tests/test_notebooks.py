@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import clawtrace
-from tests.helpers import demo_store
+from tests.incident_data import demo_store
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
