@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import html
 import re
+from collections.abc import Callable
 from typing import Any
 
 from clawtrace import __version__, graph, queries
@@ -389,6 +390,17 @@ def describe_evidence(ev: Any) -> str:
     return "" if ev is None else str(ev)
 
 
+def _event_list(events: list[dict[str, Any]], tail: Callable[[dict[str, Any]], list[Inline]], empty: str) -> _Block:
+    """One event a row: its kind, short id and summary, then ``tail(event)``; ``empty`` when none."""
+    if not events:
+        return _Block("p", [empty])
+    rows = [
+        [[("b", e["kind"]), " ", ("code", e["event_id"][:12]), " ", _short(e.get("summary"), 100), *tail(e)]]
+        for e in events
+    ]
+    return _Block("list", rows=rows)
+
+
 def _artifact(e: dict[str, Any]) -> list[Inline]:
     return [" — ", ("code", str(e["artifact"]))] if e.get("artifact") else []
 
@@ -594,50 +606,19 @@ def _doc(r: IncidentReport, *, graph_in_html: bool) -> tuple[str, list[_Block]]:
             )
         b.append(_Block("h3", ["Root causes"]))
         rc_list = r.root_causes or chain["root_causes"]
-        b.append(
-            _Block(
-                "list",
-                rows=[
-                    [
-                        [
-                            ("b", e["kind"]),
-                            " ",
-                            ("code", e["event_id"][:12]),
-                            " ",
-                            _short(e.get("summary"), 100),
-                            *(_artifact(e)),
-                            f" ({_origin(e)})",
-                        ]
-                    ]
-                    for e in rc_list
-                ],
-            )
-            if rc_list
-            else _Block("p", ["None found."])
-        )
+        b.append(_event_list(rc_list, lambda e: [*_artifact(e), f" ({_origin(e)})"], "None found."))
         if not r.root_causes and rc_list:
             b.append(_Block("note", ["Nothing untrusted in the chain: the user's own request explains it."]))
         b.append(_Block("h3", ["Sensitive sources"]))
         b.append(
-            _Block(
-                "list",
-                rows=[
-                    [
-                        [
-                            ("b", e["kind"]),
-                            " ",
-                            ("code", e["event_id"][:12]),
-                            " ",
-                            _short(e.get("summary"), 100),
-                            f" [{str(e.get('sensitivity')).upper()}]",
-                            " — its content reached the target" if e.get("carried") else "",
-                        ]
-                    ]
-                    for e in chain["sensitive_sources"]
+            _event_list(
+                chain["sensitive_sources"],
+                lambda e: [
+                    f" [{str(e.get('sensitivity')).upper()}]",
+                    " — its content reached the target" if e.get("carried") else "",
                 ],
+                "No secret or credential reached it.",
             )
-            if chain["sensitive_sources"]
-            else _Block("p", ["No secret or credential reached it."])
         )
         b.append(_Block("h3", ["Chain, ranked"]))
         b.append(
