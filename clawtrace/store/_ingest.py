@@ -85,9 +85,6 @@ class IngestResult:
 
 @dataclasses.dataclass(slots=True)
 class _Prepared:
-    """A batch ready for the SQL: event rows, fingerprint and secret rows, artifacts, the
-    explicit edges as a table; all the Python work of an ingest, none of the SQL."""
-
     rows: dict[str, list[Any]]
     fp_seq: list[np.ndarray]
     fp_role: list[str]
@@ -96,24 +93,6 @@ class _Prepared:
     fp_enc: list[np.ndarray]
     secrets: list[tuple[int, str, str, str]]
     artifacts: dict[str, tuple[str, str, str, int]]
-    fingerprints: dict[str, np.ndarray] | None = None
-    """``fp_*`` joined into the columns of the fingerprints table (by ``finish``)."""
-    edges: pa.Table | None = None
-
-    def finish(self, edges: list[Edge]) -> _Prepared:
-        if self.fp_seq:
-            self.fingerprints = {
-                "seq": np.concatenate(self.fp_seq),
-                # The role travels as a boolean and becomes text in SQL: a million Python
-                # strings for Arrow cost more than the insert itself.
-                "is_out": np.concatenate([np.full(len(h), r == "out") for h, r in zip(self.fp_hash, self.fp_role)]),
-                "hash": np.concatenate(self.fp_hash).astype(np.uint64, copy=False),
-                "pos": np.concatenate(self.fp_pos).astype(np.int32, copy=False),
-                "enc": np.concatenate(self.fp_enc).astype(np.uint8, copy=False),
-            }
-        self.fp_seq, self.fp_role, self.fp_hash, self.fp_pos, self.fp_enc = [], [], [], [], []
-        self.edges = _edge_table(edges)
-        return self
 
 
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
@@ -297,7 +276,7 @@ class _Redactor:
         return v
 
 
-def _prepare(events: list[Event], edges: list[Edge], first_seq: int, batch_id: int, keep_content: bool) -> _Prepared:
+def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: bool) -> _Prepared:
     cols: dict[str, list[Any]] = {c: [] for c in _STAGED_EVENT_COLS}
     prep = _Prepared(cols, [], [], [], [], [], [], {})
     red = _Redactor()
@@ -394,7 +373,7 @@ def _prepare(events: list[Event], edges: list[Edge], first_seq: int, batch_id: i
             prev = prep.artifacts.get(artifact)
             if prev is None or (prev[1] == Sensitivity.NONE.value and sensitivity != Sensitivity.NONE.value):
                 prep.artifacts[artifact] = (artifact_kind(artifact), sensitivity, e.trust, e.ts)
-    return prep.finish(edges)
+    return prep
 
 
 def _events_table(prep: _Prepared) -> pa.Table:
@@ -471,7 +450,7 @@ def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> I
     assert row is not None
     batch_id, first_seq, first_edge = int(row[0]) + 1, int(row[1]) + 1, int(row[2]) + 1
 
-    prep = _prepare(events, batch.edges, first_seq, batch_id, keep_content)
+    prep = _prepare(events, first_seq, batch_id, keep_content)
 
     con.execute("BEGIN TRANSACTION")
     try:
@@ -497,8 +476,7 @@ def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> I
         # 2. Edges: explicit ones (span links, parentage, importer knowledge), pending ones
         # whose other end has now arrived, and derived ones (call ids, fingerprints, artifacts).
         last_seq = first_seq + len(events) - 1
-        assert prep.edges is not None
-        _stage_edges(con, prep.edges)
+        _stage_edges(con, batch.edges)
         if events:
             _derive_edges(con, first_seq, last_seq)
         n_edges, result.pending = _commit_edges(con, first_seq, first_edge, batch_id)
@@ -520,9 +498,19 @@ def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> I
 
 
 def _write_fingerprints(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> None:
-    if prep.fingerprints is None:
+    if not prep.fp_seq:
         return
-    fpt = pa.table(prep.fingerprints)  # noqa: F841 - read by DuckDB's replacement scan
+    fpt = pa.table(  # noqa: F841 - read by DuckDB's replacement scan
+        {
+            "seq": np.concatenate(prep.fp_seq),
+            # The role travels as a boolean and becomes text in SQL: a million Python strings
+            # for Arrow cost more than the insert itself.
+            "is_out": np.concatenate([np.full(len(h), r == "out") for h, r in zip(prep.fp_hash, prep.fp_role)]),
+            "hash": np.concatenate(prep.fp_hash).astype(np.uint64, copy=False),
+            "pos": np.concatenate(prep.fp_pos).astype(np.int32, copy=False),
+            "enc": np.concatenate(prep.fp_enc).astype(np.uint8, copy=False),
+        }
+    )
     con.execute(
         "INSERT INTO fingerprints SELECT seq, CASE WHEN is_out THEN 'out' ELSE 'in' END, hash, pos, enc FROM fpt"
     )
@@ -629,8 +617,8 @@ def _evidence_json(evidence: dict[str, Any], cache: dict[Any, str]) -> str:
     return out
 
 
-def _edge_table(edges: list[Edge]) -> pa.Table:
-    """The explicit edges of a batch (by reference), evidence redacted, as a table."""
+def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
+    """Put explicit edges (by reference) and still-pending ones into ``_cand_edges``."""
     cache: dict[Any, str] = {}
     rows = {"src_ref": [], "dst_ref": [], "kind": [], "confidence": [], "evidence": []}  # type: dict[str, list[Any]]
     for e in edges:
@@ -639,7 +627,7 @@ def _edge_table(edges: list[Edge]) -> pa.Table:
         rows["kind"].append(e.kind)
         rows["confidence"].append(float(e.confidence))
         rows["evidence"].append(_evidence_json(e.evidence, cache) if e.evidence else None)
-    return pa.table(
+    ed = pa.table(  # noqa: F841 - read by DuckDB's replacement scan
         {
             "src_ref": pa.array(rows["src_ref"], pa.string()),
             "dst_ref": pa.array(rows["dst_ref"], pa.string()),
@@ -648,10 +636,6 @@ def _edge_table(edges: list[Edge]) -> pa.Table:
             "evidence": pa.array(rows["evidence"], pa.string()),
         }
     )
-
-
-def _stage_edges(con: duckdb.DuckDBPyConnection, ed: pa.Table) -> None:
-    """Put explicit edges (by reference) and still-pending ones into ``_cand_edges``."""
     con.execute("CREATE OR REPLACE TEMP TABLE _cand_edges AS SELECT * FROM ed UNION ALL SELECT * FROM pending_edges")
     con.execute("DELETE FROM pending_edges")
     # Resolve references: event ids, or span:<trace>:<span> tokens. A span token that names a
