@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from clawtrace.fingerprint import fingerprint, winnow  # noqa: E402
+from clawtrace.fingerprint import fingerprint, fingerprint_many, winnow  # noqa: E402
 from clawtrace.redact import redact  # noqa: E402
 
 _FALLBACK = (
@@ -71,7 +71,9 @@ def _rate(fn: Any, arg: Any, nbytes: int, min_time: float) -> float:
 
 
 def run(size_mb: float = 64, quick: bool = False) -> dict[str, float]:
-    """Measure MB/s of sha256, fingerprint(decode=True), fingerprint, winnow and redact.
+    """Measure MB/s of sha256, fingerprint(decode=True), fingerprint, winnow and redact, and of
+    fingerprinting the corpus cut in 200-3000 byte contents (what an import holds), one call
+    per content (``fingerprint_pieces``) and one ``fingerprint_many`` for all of them.
 
     ``quick`` uses 2 MB and short repeats (a smoke test). Ratios are to sha256's MB/s.
     """
@@ -84,6 +86,15 @@ def run(size_mb: float = 64, quick: bool = False) -> dict[str, float]:
     fp_raw = _rate(fingerprint, data, len(data), min_time)
     win = _rate(winnow, data, len(data), min_time)
     red = _rate(redact, text, len(data), min_time)
+    rng = random.Random(1)
+    pieces: list[bytes] = []
+    at = 0
+    while at < len(data):
+        n = rng.randint(200, 3000)
+        pieces.append(data[at : at + n])
+        at += n
+    per_piece = _rate(lambda ps: [fingerprint(p) for p in ps], pieces, len(data), min_time)
+    many = _rate(fingerprint_many, pieces, len(data), min_time)
     return {
         "size_mb": len(data) / 1e6,
         "sha256_mb_s": sha,
@@ -91,10 +102,14 @@ def run(size_mb: float = 64, quick: bool = False) -> dict[str, float]:
         "fingerprint_raw_mb_s": fp_raw,
         "winnow_mb_s": win,
         "redact_mb_s": red,
+        "fingerprint_pieces_mb_s": per_piece,
+        "fingerprint_many_mb_s": many,
         "fingerprint_decode_vs_sha256": fp_dec / sha,
         "fingerprint_raw_vs_sha256": fp_raw / sha,
         "winnow_vs_sha256": win / sha,
         "redact_vs_sha256": red / sha,
+        "fingerprint_pieces_vs_sha256": per_piece / sha,
+        "fingerprint_many_vs_sha256": many / sha,
     }
 
 
@@ -103,7 +118,15 @@ def main(argv: list[str]) -> None:
     res = run(quick=quick)
     print(f"corpus: {res['size_mb']:.1f} MB of mixed code, prose and base64")
     print(f"{'operation':28s} {'MB/s':>9s} {'vs sha256':>10s}")
-    for key in ("sha256", "fingerprint_decode", "fingerprint_raw", "winnow", "redact"):
+    for key in (
+        "sha256",
+        "fingerprint_decode",
+        "fingerprint_raw",
+        "winnow",
+        "redact",
+        "fingerprint_pieces",
+        "fingerprint_many",
+    ):
         mbs = res[f"{key}_mb_s"]
         ratio = 1.0 if key == "sha256" else res[f"{key}_vs_sha256"]
         print(f"{key:28s} {mbs:9.1f} {ratio:10.3f}")

@@ -8,6 +8,7 @@ import random
 import urllib.parse
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,6 +98,40 @@ def test_winnow_guarantee_and_reference(a: bytes, b: bytes, shared: bytes, data:
     assert len(np.unique(hx)) == len(hx)
     for h, p in zip(hx.tolist(), px.tolist()):
         assert ref_hash(x[p : p + K]) == h
+
+
+def _triples(f: fp.Fingerprint) -> list[tuple[int, int, int]]:
+    return sorted(zip(f.hashes.tolist(), f.positions.tolist(), f.encodings.tolist()))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    items=st.lists(st.tuples(contents, st.booleans()), max_size=12), shared=st.binary(min_size=GUARANTEE, max_size=40)
+)
+def test_fingerprint_many_is_fingerprint_of_each(items: list[tuple[bytes, bool]], shared: bytes) -> None:
+    # Contents winnowed together get exactly what each gets alone: no window across two
+    # contents, no hash lost to a neighbour's repeat (``shared`` sits in several of them).
+    datas = [d + shared if i % 3 == 0 else d for i, (d, _) in enumerate(items)]
+    flags = [x for _, x in items]
+    many = fp.fingerprint_many(datas, flags)
+    assert len(many) == len(datas)
+    for d, x, m in zip(datas, flags, many):
+        one = fingerprint(d, decode=x)
+        assert (m.sha256, m.size) == (one.sha256, one.size)
+        assert _triples(m) == _triples(one)
+        assert m.hashes.dtype == np.uint64 and m.positions.dtype == np.int64 and m.encodings.dtype == np.uint8
+
+
+def test_fingerprint_many_across_chunks() -> None:
+    # Contents that straddle the 32 KiB chunks of the joined buffer, tiny ones between them,
+    # and repeats of one content: each still gets its own selection.
+    rng = random.Random(11)
+    datas = [rng.randbytes(n) for n in (fp._CHUNK - 20, 5, 40, 3 * fp._CHUNK + 7, GUARANTEE, GUARANTEE - 1, 70_000)]
+    datas += [datas[3], b"ab" * 40_000, b""]
+    for d, m in zip(datas, fp.fingerprint_many(datas)):
+        assert _triples(m) == _triples(fingerprint(d))
+    with pytest.raises(ValueError, match="2 contents but 1 decode flags"):
+        fp.fingerprint_many([b"a", b"b"], [True])
 
 
 def test_short_and_empty_content() -> None:

@@ -295,7 +295,12 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
     probe_found = [bool(h) for _, h in learned]
     content_dirty = iter(red.dirty([out for out, _ in (t for t in texts if t is not None)]))
     probe_dirty = red.dirty([p for _, p in probes])
-    fps: dict[tuple[bytes, bool], fp.Fingerprint] = {}
+    # Every distinct (content, is input) once, in one vectorised pass: a read's content is
+    # also its call's result, and one winnowing per content costs more than the bytes.
+    keys = list(
+        dict.fromkeys((e.content, content_role(e.kind) is ContentRole.IN) for e in events if e.content is not None)
+    )
+    fps = dict(zip(keys, fp.fingerprint_many([k[0] for k in keys], [k[1] for k in keys])))
     for i, e in enumerate(events):
         seq = first_seq + i
         role = content_role(e.kind)
@@ -305,12 +310,7 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
         content_sha, content_size = e.content_sha256, e.content_size
         hits: list[rd.SecretHit] = []
         if e.content is not None:
-            key = (e.content, role is ContentRole.IN)
-            f = fps.get(key)
-            if f is None:
-                f = fp.fingerprint(e.content, decode=key[1])
-                if len(e.content) >= 64:
-                    fps[key] = f  # a read's content is also its call's result
+            f = fps[(e.content, role is ContentRole.IN)]
             content_sha, content_size = f.sha256, f.size
             if role is not None and len(f.hashes):
                 n = len(f.hashes)
