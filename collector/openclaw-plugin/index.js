@@ -769,11 +769,31 @@ export class Collector {
                "openclaw.session.next": ev.nextSessionId },
     });
   }
+
+  /**
+   * OpenClaw compacted a session: a summary replaced its older messages, so later turns no
+   * longer see them (the importer cuts the context at the compaction entry likewise). The
+   * hook tells how many messages are left (summary included), not which: keep the latest
+   * `messageCount - 1` inputs and results, which holds every one still there (the count also
+   * holds assistant messages) and none of the many compacted away. A compaction that rotated
+   * the session to a new id carries its context over from `previousSessionId`.
+   */
+  after_compaction(ev, ctx) {
+    const sid = this.sessionOf(ev, ctx);
+    if (!sid) return;
+    const prev = typeof ev.previousSessionId === "string" ? ev.previousSessionId : undefined;
+    const c = this.contexts.get(sid) || (prev && this.contexts.get(prev));
+    if (!c) return;
+    const n = Number.isInteger(ev.messageCount) ? Math.max(0, ev.messageCount - 1) : 0;
+    if (c.length > n) c.splice(0, c.length - n);
+    this.contexts.set(sid, c);
+    if (prev && prev !== sid) this.contexts.delete(prev);
+  }
 }
 
 export const HOOKS = [
   "message_received", "llm_input", "model_call_started", "model_call_ended", "before_tool_call", "after_tool_call",
-  "tool_result_persist", "llm_output", "agent_end", "session_start", "session_end",
+  "tool_result_persist", "llm_output", "agent_end", "session_start", "session_end", "after_compaction",
 ];
 
 /** Register every hook on `api`; returns {collector, exporter}. Exported for tests. */

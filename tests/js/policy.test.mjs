@@ -353,3 +353,38 @@ test("turns link what is still in the session's context, not only what came sinc
   assert.ok(third.links.every((l) => l.attributes[0].value.stringValue === "consumed"));
   fs.rmSync(dir, { recursive: true });
 });
+
+test("after a compaction, turns link only what the compaction kept in context", () => {
+  const { hooks, spans, dir } = plugin(null);
+  const ctx = { ...CTX, sessionId: "sess-cmp", runId: "r1" };
+  hooks.llm_input.fn({ runId: "r1", sessionId: "sess-cmp", prompt: "tidy the repo" }, ctx);
+  let n = 0;
+  const turn = (c = ctx) => {
+    n += 1;
+    hooks.model_call_started.fn({ runId: "r1", callId: `r1:model:${n}` }, c);
+    hooks.model_call_ended.fn({ runId: "r1", callId: `r1:model:${n}`, outcome: "ok" }, c);
+    return new Set((spans.filter((s) => s.name === "clawtrace.model.turn").at(-1).links || []).map((l) => l.spanId));
+  };
+  const tool = (id, text, c = ctx) => {
+    const cc = { ...c, toolName: "read", toolCallId: id };
+    hooks.before_tool_call.fn({ toolName: "read", params: { path: `${id}.txt` }, runId: "r1", toolCallId: id }, cc);
+    hooks.after_tool_call.fn({ toolName: "read", params: { path: `${id}.txt` }, runId: "r1", toolCallId: id, result: { content: [{ type: "text", text }] } }, cc);
+    return spans.filter((s) => s.name === "clawtrace.tool.result").at(-1).spanId;
+  };
+  const old = [tool("a", "alpha"), tool("b", "beta"), tool("c", "gamma")];
+  assert.ok(old.every((id) => turn().has(id)), "before the compaction, everything is in context");
+  // 2 messages left: the summary and the latest result
+  hooks.after_compaction.fn({ messageCount: 2, compactedCount: 7 }, { sessionId: "sess-cmp", sessionKey: "agent:main:main" });
+  const fresh = tool("d", "delta");
+  const after = turn();
+  assert.ok(after.has(fresh) && after.has(old[2]), "the kept result and a new one are linked");
+  assert.ok(!after.has(old[0]) && !after.has(old[1]), "results compacted away are not");
+  // a compaction that rotated the session id carries the context over to the new id
+  const rotated = { ...ctx, sessionId: "sess-cmp-2" };
+  hooks.after_compaction.fn({ messageCount: 2, compactedCount: 3, previousSessionId: "sess-cmp" }, rotated);
+  assert.deepEqual([...turn(rotated)], [fresh]);
+  // no count (a hook from another version): nothing from before the compaction stays
+  hooks.after_compaction.fn({}, rotated);
+  assert.equal(turn(rotated).size, 0);
+  fs.rmSync(dir, { recursive: true });
+});
