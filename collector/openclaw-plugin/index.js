@@ -772,11 +772,13 @@ export class Collector {
 
   /**
    * OpenClaw compacted a session: a summary replaced its older messages, so later turns no
-   * longer see them (the importer cuts the context at the compaction entry likewise). The
-   * hook tells how many messages are left (summary included), not which: keep the latest
-   * `messageCount - 1` inputs and results, which holds every one still there (the count also
-   * holds assistant messages) and none of the many compacted away. A compaction that rotated
-   * the session to a new id carries its context over from `previousSessionId`.
+   * longer see them (the importer cuts the context at the compaction entry likewise). A
+   * manual compaction (`openclaw sessions compact`, `/compact`) tells how many messages are
+   * left, summary included, not which: keep the latest `messageCount - 1` inputs and results,
+   * which holds every one still there (the count also holds assistant messages). A compaction
+   * inside a run reports -1 (unknown): the context is kept whole, as a missed link would hide
+   * a cause while an extra one is only a candidate. Either way, a compaction that rotated the
+   * session to a new id carries its context over from `previousSessionId`.
    */
   after_compaction(ev, ctx) {
     const sid = this.sessionOf(ev, ctx);
@@ -784,8 +786,10 @@ export class Collector {
     const prev = typeof ev.previousSessionId === "string" ? ev.previousSessionId : undefined;
     const c = this.contexts.get(sid) || (prev && this.contexts.get(prev));
     if (!c) return;
-    const n = Number.isInteger(ev.messageCount) ? Math.max(0, ev.messageCount - 1) : 0;
-    if (c.length > n) c.splice(0, c.length - n);
+    if (Number.isInteger(ev.messageCount) && ev.messageCount >= 1 && ev.compactedCount !== 0) {
+      const n = ev.messageCount - 1;
+      if (c.length > n) c.splice(0, c.length - n);
+    }
     this.contexts.set(sid, c);
     if (prev && prev !== sid) this.contexts.delete(prev);
   }

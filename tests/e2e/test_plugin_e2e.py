@@ -255,3 +255,53 @@ def test_import_merges_with_live(live: dict[str, Any]) -> None:
     # The relative read of notes.txt was resolved on the session's workspace, live.
     reads = _json(db, "query", "SELECT artifact FROM events WHERE kind = 'file.read' AND tool_call_id = 'call_read_1'")
     assert [x["artifact"] for x in reads] == [(sr.run.workspace / "notes.txt").resolve().as_uri()], reads
+
+
+def _consumed_by_turn(db: Path) -> list[tuple[str, list[str]]]:
+    """Each model turn (oldest first) with the summaries of what it consumed."""
+    rows = _json(
+        db,
+        "query",
+        "SELECT d.event_id AS turn, d.ts AS ts, list(s.summary ORDER BY s.ts) AS consumed "
+        "FROM events d LEFT JOIN edges e ON e.dst = d.seq AND e.kind = 'consumed' LEFT JOIN events s ON s.seq = e.src "
+        "WHERE d.kind = 'model.turn' GROUP BY ALL ORDER BY d.ts",
+    )
+    return [(r["turn"], [c for c in r["consumed"] if c]) for r in rows]
+
+
+def test_compaction_in_a_gateway_trims_the_live_context(tmp_path: Path, openclaw_path: Callable[[str], str]) -> None:
+    """A Gateway keeps the plugin, and each session's context, across runs. After `openclaw
+    sessions compact`, OpenClaw's after_compaction hook tells the plugin how many messages
+    are left: the next run's turn no longer consumes the prompt compacted away, while the
+    turn before the compaction did."""
+    from .harness import MockModel, Script, ToolStep
+
+    path = openclaw_path(VERSION)
+    db = tmp_path / "ct" / "store.duckdb"
+    db.parent.mkdir()
+    serve = Serve(db)
+    key = "agent:main:main"
+    try:
+        with MockModel(
+            [Script("first task", [ToolStep("read", {"path": "notes.txt"}, "call_read_c1")]), Script("second task", [])]
+        ) as mock:
+            run = with_plugin(serve, db)(tmp_path / "run", version=VERSION, path_prefix=path, mock=mock)
+            (run.workspace / "notes.txt").write_text("release checklist: tag, build, publish\n")
+            with run.gateway():
+                run.agent("first task: read notes.txt", key, local=False).check()
+                compact = run.openclaw("sessions", "compact", key, timeout=300)
+                assert "Compacted" in compact.stdout, compact.stdout
+                run.agent("second task: say hello", key, local=False).check()
+
+        def turns_stored() -> bool:
+            return len(_consumed_by_turn(db)) >= 3
+
+        assert wait_for(turns_stored, timeout=60), f"serve: {serve.text()[-3000:]}"
+    finally:
+        serve.stop()
+    turns = _consumed_by_turn(db)
+    first_prompt = [t for t in turns if any("first task" in c for c in t[1])]
+    assert first_prompt, f"no turn consumed the first prompt: {turns}"
+    last = turns[-1][1]
+    assert any("second task" in c for c in last), turns
+    assert not any("first task" in c for c in last), f"the compacted prompt is still linked: {turns}"

@@ -383,8 +383,12 @@ test("after a compaction, turns link only what the compaction kept in context", 
   const rotated = { ...ctx, sessionId: "sess-cmp-2" };
   hooks.after_compaction.fn({ messageCount: 2, compactedCount: 3, previousSessionId: "sess-cmp" }, rotated);
   assert.deepEqual([...turn(rotated)], [fresh]);
-  // no count (a hook from another version): nothing from before the compaction stays
-  hooks.after_compaction.fn({}, rotated);
-  assert.equal(turn(rotated).size, 0);
+  // a compaction inside a run reports no count (-1): nothing is known to be gone, all stays
+  const more = tool("e", "epsilon", rotated);
+  hooks.after_compaction.fn({ messageCount: -1, compactedCount: -1 }, rotated);
+  assert.deepEqual([...turn(rotated)], [fresh, more]);
+  // nothing compacted: all stays too
+  hooks.after_compaction.fn({ messageCount: 1, compactedCount: 0 }, rotated);
+  assert.deepEqual([...turn(rotated)], [fresh, more]);
   fs.rmSync(dir, { recursive: true });
 });
