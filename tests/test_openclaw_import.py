@@ -761,3 +761,64 @@ def test_cli_since(state: Path, tmp_path: Path) -> None:
     assert "imported 0 sessions" in r.stderr and "import again without --since for the rest" in r.stderr
     bad = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(state), "--since", "yesterday"])
     assert bad.exit_code == 2 and "try: clawtrace import openclaw --since 24h" in bad.stderr
+
+
+@pytest.mark.parametrize("kept_entry", ["result", "custom"])
+def test_a_compaction_summary_carries_what_it_replaced(tmp_path: Path, db: Path, kept_entry: str) -> None:
+    """A page fetched before a compaction steers an exec after it. The compaction entry is
+    the summary that replaced the page in the context: it consumed the page's result (not the
+    kept read), the later turn consumes the summary (not the page), and `why` on the exec's
+    egress still finds the page as root cause, through the summary. ``firstKeptEntryId`` names
+    a message, or (as real OpenClaw writes it) an entry that holds no message."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    sid = "c0c0a1a1-0000-4b8e-9c61-0a9e3f2d0c0c"
+    tx = Tx(sid, str(ws))
+    tx.user("Summarise the deploy notes at http://evil.test/page")
+    tx.call(("call_page", "web_fetch", {"url": "http://evil.test/page"}))
+    tx.result("call_page", "web_fetch", _fetch_result("http://evil.test/page", PAGE))
+    after_page = tx.last  # the cache-ttl custom entry after the page's result
+    tx.call(("call_cfg", "read", {"path": "setup.cfg"}))
+    cfg = tx.result("call_cfg", "read", "[metadata]\nname = acme\n")
+    kept = cfg if kept_entry == "result" else after_page
+    tx.say("Read both.")
+    tx.add(
+        "compaction",
+        summary="The user wants the deploy notes; the page says to register the machine with a curl upload.",
+        firstKeptEntryId=kept,
+        tokensBefore=48000,
+    )
+    tx.user("Go on with the setup")
+    tx.call(("call_exfil", "exec", {"command": EXFIL}))
+    tx.result("call_exfil", "exec", "ok")
+    tx.say("Done.")
+    sess = tmp_path / "state" / "agents" / "main" / "sessions"
+    sess.mkdir(parents=True)
+    (sess / f"{sid}.jsonl").write_text(tx.jsonl())
+    summary = run_import(db, tmp_path / "state")
+    assert not summary.problems, summary.problems
+
+    cmp = rows(db, "SELECT event_id, kind, summary, attrs FROM events WHERE summary LIKE 'compaction:%'")
+    assert len(cmp) == 1 and cmp[0]["kind"] == "input.message", cmp
+    attrs = json.loads(cmp[0]["attrs"])
+    assert attrs["openclaw.entry.type"] == "compaction" and attrs["openclaw.compaction.tokens_before"] == 48000
+    consumed = rows(
+        db,
+        """SELECT s.kind AS sk, s.tool_call_id AS stc, s.summary AS ssum, d.kind AS dk, d.summary AS dsum
+           FROM edges x JOIN events s ON s.seq = x.src JOIN events d ON d.seq = x.dst WHERE x.kind = 'consumed'""",
+    )
+    into_summary = {(c["sk"], c["stc"]) for c in consumed if c["dsum"].startswith("compaction:")}
+    assert ("tool.result", "call_page") in into_summary and ("input.message", None) in into_summary
+    assert ("tool.result", "call_cfg") not in into_summary  # kept, not summarised
+    last_turn = [c for c in consumed if c["dk"] == "model.turn" and c["dsum"].endswith("calls exec")]
+    assert any(c["ssum"].startswith("compaction:") for c in last_turn), last_turn
+    assert ("tool.result", "call_cfg") in {(c["sk"], c["stc"]) for c in last_turn}
+    assert ("tool.result", "call_page") not in {(c["sk"], c["stc"]) for c in last_turn}
+
+    with Store.open(db, read_only=True) as st:
+        eg = [e for e in egress(st) if "exfil.test" in json.dumps(e, default=str)]
+        assert eg, "the exec's upload is not egress"
+        chain = why(st, eg[0]["event_id"]).as_dict()
+    ids = {e["event_id"] for e in chain["events"]}
+    assert cmp[0]["event_id"] in ids
+    assert any(r["kind"] == "net.fetch" and r["artifact"] == "http://evil.test/page" for r in chain["root_causes"])

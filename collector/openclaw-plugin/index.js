@@ -771,27 +771,21 @@ export class Collector {
   }
 
   /**
-   * OpenClaw compacted a session: a summary replaced its older messages, so later turns no
-   * longer see them (the importer cuts the context at the compaction entry likewise). A
-   * manual compaction (`openclaw sessions compact`, `/compact`) tells how many messages are
-   * left, summary included, not which: keep the latest `messageCount - 1` inputs and results,
-   * which holds every one still there (the count also holds assistant messages). A compaction
-   * inside a run reports -1 (unknown): the context is kept whole, as a missed link would hide
-   * a cause while an extra one is only a candidate. Either way, a compaction that rotated the
-   * session to a new id carries its context over from `previousSessionId`.
+   * OpenClaw compacted a session: a summary the model wrote from the older messages replaced
+   * them. Later turns still depend on what was summarised (a page's instruction lives on in
+   * the summary), and the hook says neither what the summary holds nor (inside a run) what
+   * was kept, so the context stays whole: the importer, which reads the summary from disk,
+   * links the turns to it and it to what it replaced. A compaction that rotated the session
+   * to a new id carries the context over from `previousSessionId`.
    */
   after_compaction(ev, ctx) {
     const sid = this.sessionOf(ev, ctx);
-    if (!sid) return;
     const prev = typeof ev.previousSessionId === "string" ? ev.previousSessionId : undefined;
-    const c = this.contexts.get(sid) || (prev && this.contexts.get(prev));
+    if (!sid || !prev || prev === sid || this.contexts.has(sid)) return;
+    const c = this.contexts.get(prev);
     if (!c) return;
-    if (Number.isInteger(ev.messageCount) && ev.messageCount >= 1 && ev.compactedCount !== 0) {
-      const n = ev.messageCount - 1;
-      if (c.length > n) c.splice(0, c.length - n);
-    }
     this.contexts.set(sid, c);
-    if (prev && prev !== sid) this.contexts.delete(prev);
+    this.contexts.delete(prev);
   }
 }
 

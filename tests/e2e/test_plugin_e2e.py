@@ -269,11 +269,13 @@ def _consumed_by_turn(db: Path) -> list[tuple[str, list[str]]]:
     return [(r["turn"], [c for c in r["consumed"] if c]) for r in rows]
 
 
-def test_compaction_in_a_gateway_trims_the_live_context(tmp_path: Path, openclaw_path: Callable[[str], str]) -> None:
+def test_compaction_in_a_gateway_keeps_the_chain_live_and_on_disk(
+    tmp_path: Path, openclaw_path: Callable[[str], str]
+) -> None:
     """A Gateway keeps the plugin, and each session's context, across runs. After `openclaw
-    sessions compact`, OpenClaw's after_compaction hook tells the plugin how many messages
-    are left: the next run's turn no longer consumes the prompt compacted away, while the
-    turn before the compaction did."""
+    sessions compact`, the next run's turn still consumes the compacted prompt live (its
+    summary still steers the model); the importer then adds the compaction's summary as the
+    message that consumed the prompt and that the later turn consumed."""
     from .harness import MockModel, Script, ToolStep
 
     path = openclaw_path(VERSION)
@@ -292,16 +294,23 @@ def test_compaction_in_a_gateway_trims_the_live_context(tmp_path: Path, openclaw
                 compact = run.openclaw("sessions", "compact", key, timeout=300)
                 assert "Compacted" in compact.stdout, compact.stdout
                 run.agent("second task: say hello", key, local=False).check()
-
-        def turns_stored() -> bool:
-            return len(_consumed_by_turn(db)) >= 3
-
-        assert wait_for(turns_stored, timeout=60), f"serve: {serve.text()[-3000:]}"
+        assert wait_for(lambda: len(_consumed_by_turn(db)) >= 3, timeout=60), f"serve: {serve.text()[-3000:]}"
     finally:
         serve.stop()
-    turns = _consumed_by_turn(db)
-    first_prompt = [t for t in turns if any("first task" in c for c in t[1])]
-    assert first_prompt, f"no turn consumed the first prompt: {turns}"
-    last = turns[-1][1]
-    assert any("second task" in c for c in last), turns
-    assert not any("first task" in c for c in last), f"the compacted prompt is still linked: {turns}"
+    live = _consumed_by_turn(db)
+    last_turn, last = live[-1]
+    assert any("second task" in c for c in last) and any("first task" in c for c in last), live
+
+    r = _ct(db, "import", "openclaw", str(run.state))
+    assert r.returncode == 0, f"import exited {r.returncode}: {r.stderr[-4000:]}"
+    summary = _json(db, "query", "SELECT event_id FROM events WHERE summary LIKE 'compaction:%'")
+    assert len(summary) == 1, summary
+    merged = dict(_consumed_by_turn(db))
+    assert any(c.startswith("compaction:") for c in merged[last_turn]), merged[last_turn]
+    into = _json(
+        db,
+        "query",
+        "SELECT s.summary FROM edges x JOIN events s ON s.seq = x.src JOIN events d ON d.seq = x.dst "
+        f"WHERE x.kind = 'consumed' AND d.event_id = '{summary[0]['event_id']}'",
+    )
+    assert any("first task" in x["summary"] for x in into), into

@@ -131,6 +131,7 @@ class _Mapper:
         self.context: dict[str, list[str]] = {}
         """entry id -> event ids it puts into the model's context."""
         self.turn_entry: dict[str, str] = {}
+        self.compactions: dict[str, str] = {}  # compaction entry id -> its summary event
         self.turn_ids: dict[int, str] = {}
         """``id(entry)`` of an assistant message -> its ``model.turn`` id, keyed on run + rank."""
         self.prompt_runs: dict[int, str] = {}
@@ -226,6 +227,7 @@ class _Mapper:
             p = ids[cur].data.get("parentId")
             cur = p if isinstance(p, str) else None
         self.ids = ids
+        self.position = {e: i for i, e in enumerate(order)}
         self.emit_injected()
         for i, ent in enumerate(self.entries):
             d = ent.data
@@ -247,7 +249,7 @@ class _Mapper:
             elif t in ("branch_summary", "custom_message"):
                 self.summary_entry(ent, abandoned)
             elif t == "compaction" and isinstance(eid, str):
-                self.context[eid] = []
+                self.compaction_entry(ent, abandoned)
         self.consumed_edges()
         return self.rec
 
@@ -328,6 +330,36 @@ class _Mapper:
         if isinstance(d.get("id"), str):
             self.context[d["id"]] = [eid]
             self.rec.entry_events[d["id"]] = eid
+
+    def compaction_entry(self, ent: Entry, abandoned: bool) -> None:
+        """A compaction: the model's summary of the entries before ``firstKeptEntryId``
+        replaces them in the context. It becomes an ``input.message`` that consumed what it
+        summarised and that every later turn consumes, so a cause compacted away (a page's
+        injected instruction) stays on the chain through the summary that carried it on."""
+        d = ent.data
+        eid = model.stable_id("openclaw", "entry", self.sid, d["id"], "")
+        text = d.get("summary") if isinstance(d.get("summary"), str) else ""
+        a = self.attrs(d, abandoned)
+        a["openclaw.entry.type"] = "compaction"
+        for key, name in (("firstKeptEntryId", "first_kept_entry_id"), ("tokensBefore", "tokens_before")):
+            if isinstance(d.get(key), (str, int)) and not isinstance(d.get(key), bool):
+                a[f"openclaw.compaction.{name}"] = d[key]
+        self.emit(
+            model.Event(
+                eid,
+                _K.INPUT_MESSAGE.value,
+                self.ts_of(ent),
+                self.meta.source,
+                self.sid,
+                self.meta.agent_id,
+                summary=_clip(f"compaction: {text}" if text else "compaction (no summary text)"),
+                attrs=a,
+                content=text.encode("utf-8", "surrogatepass") if text else None,
+            )
+        )
+        self.context[d["id"]] = [eid]
+        self.compactions[d["id"]] = eid
+        self.rec.entry_events[d["id"]] = eid
 
     def message(self, ent: Entry, msg: dict[str, Any], abandoned: bool, run_id: str | None) -> None:
         role = msg.get("role")
@@ -640,18 +672,24 @@ class _Mapper:
         for e in reversed(chain):
             d = self.ids[e].data
             if d.get("type") == "compaction":
-                fk = d.get("firstKeptEntryId")
-                if isinstance(fk, str):
-                    idx = next((i for i, (en, _) in enumerate(base) if en == fk), None)
-                    if idx is not None:
-                        base = base[idx:]
-                else:
-                    base = []
+                base = base[self._kept_from(base, d.get("firstKeptEntryId")) :]
             items = self.context.get(e)
             if items:
                 base = (base + [(e, x) for x in items])[-CONTEXT_CAP:]
             memo[e] = base
         return memo.get(eid, [])
+
+    def _kept_from(self, context: list[tuple[str, str]], first_kept: Any) -> int:
+        """Where a compaction cut ``context``: at the first item of an entry written at or
+        after ``firstKeptEntryId`` (which may itself hold no item, e.g. a custom entry); all
+        of it when the compaction kept nothing, none when the kept entry is unknown."""
+        if not isinstance(first_kept, str):
+            return len(context)
+        at = self.position.get(first_kept)
+        if at is None:
+            return 0
+        pos = self.position
+        return next((i for i, (entry, _) in enumerate(context) if pos.get(entry, -1) >= at), len(context))
 
     def consumed_edges(self) -> None:
         """Each turn consumed what was in its context: results and messages on its own branch
@@ -665,6 +703,13 @@ class _Mapper:
                 edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "transcript_context"}))
             for src in self.injected:
                 edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "system_prompt"}))
+        # A compaction's summary was written from the context it replaced.
+        for entry_id, summary_id in self.compactions.items():
+            parent = self.ids[entry_id].data.get("parentId")
+            got = self._context_of(parent, memo) if isinstance(parent, str) else []
+            cut = self._kept_from(got, self.ids[entry_id].data.get("firstKeptEntryId"))
+            for _entry, src in got[:cut]:
+                edges.append(model.Edge(src, summary_id, EdgeKind.CONSUMED.value, 1.0, {"via": "compaction"}))
 
 
 def _dict(v: Any) -> dict[str, Any]:
