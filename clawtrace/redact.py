@@ -28,6 +28,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+import ahocorasick_rs
+
 __all__ = [
     "PLACEHOLDER_RE",
     "SecretHit",
@@ -325,20 +327,47 @@ _DETECTORS: Final[tuple[_Detector, ...]] = (
 )
 
 
+_PREFIX_ROOTS: Final = tuple(sorted({root for d in _DETECTORS for root, _ in d.prefix_plan}))
+_KEYWORD_ROOTS: Final = tuple(sorted({root for d in _DETECTORS for root, _ in d.keyword_plan}))
+assert not set(_PREFIX_ROOTS) & set(_KEYWORD_ROOTS)
+_SCANNERS: Final = {
+    root: (roots, automaton)
+    for roots in (_PREFIX_ROOTS, _KEYWORD_ROOTS)
+    for automaton in (ahocorasick_rs.BytesAhoCorasick(list(roots)),)
+    for root in roots
+}
+"""For each scan root, its set of roots and their Aho-Corasick automaton: one pass over a text
+finds every root of the set (``bytes.find`` per root cost a pass each, 60% of a scan)."""
+
+
+def _find_all(haystack: bytes, root: bytes, cache: dict[bytes, list[int]]) -> list[int]:
+    """Every offset of ``root`` in ``haystack`` (overlaps included), ascending. The first call
+    for a haystack finds all the roots of ``root``'s set in one pass into ``cache``."""
+    found = cache.get(root)
+    if found is not None:
+        return found
+    roots, automaton = _SCANNERS.get(root, ((root,), None))
+    if automaton is not None:
+        hits: dict[bytes, list[int]] = {r: [] for r in roots}
+        for k, start, _ in automaton.find_matches_as_indexes(haystack, overlapping=True):
+            hits[roots[k]].append(start)  # matches come by end offset: by start, per root
+        cache.update(hits)
+        return hits[root]
+    found = cache[root] = []
+    i = haystack.find(root)
+    while i >= 0:
+        found.append(i)
+        i = haystack.find(root, i + 1)
+    return found
+
+
 def _occurrences(
     haystack: bytes, plan: tuple[tuple[bytes, tuple[bytes, ...]], ...], cache: dict[bytes, list[int]]
 ) -> list[int]:
     """Sorted offsets where one of the planned needles occurs in ``haystack``."""
     out: list[int] = []
     for root, needles in plan:
-        found = cache.get(root)
-        if found is None:
-            found = []
-            i = haystack.find(root)
-            while i >= 0:
-                found.append(i)
-                i = haystack.find(root, i + 1)
-            cache[root] = found
+        found = _find_all(haystack, root, cache)
         if len(needles) == 1 and needles[0] == root:
             out.extend(found)
         else:

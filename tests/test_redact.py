@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clawtrace import redact as rd
 from clawtrace.redact import (
     PLACEHOLDER_RE,
     SecretHit,
@@ -186,3 +187,23 @@ def test_scan_many_on_the_whole_corpus_finds_every_secret() -> None:
     many = scan_many(texts)
     assert many == [scan(t) for t in texts]
     assert sum(len(h) for h in many) >= len(fake_secrets())
+
+
+_ROOTS = [r.decode() for r in rd._PREFIX_ROOTS + rd._KEYWORD_ROOTS]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_ROOTS), st.sampled_from(["s", "k", "-", "g", "h", "to", "x", " ", "é"])), max_size=60
+    )
+)
+def test_one_pass_root_search_finds_every_occurrence(parts: list[str]) -> None:
+    # The Aho-Corasick pass finds what a bytes.find per root finds: every offset, overlaps
+    # included ("gh" inside "github_pat_", "sk-" at "sk-ant-"), on either haystack.
+    text = "".join(parts).encode("utf-8")
+    for haystack in (text, text.lower()):
+        cache: dict[bytes, list[int]] = {}
+        for root in rd._PREFIX_ROOTS + rd._KEYWORD_ROOTS:
+            expected = [i for i in range(len(haystack)) if haystack.startswith(root, i)]
+            assert rd._find_all(haystack, root, cache) == expected, root
