@@ -305,45 +305,15 @@ class _Mapper:
             self.emit(e)
             self.injected.append(e.event_id)
 
-    def summary_entry(self, ent: Entry, abandoned: bool) -> None:
+    def entry_message(self, ent: Entry, abandoned: bool, text: str, attrs: dict[str, Any]) -> str:
+        """An entry OpenClaw puts in the context as a message (a branch summary, a custom
+        message, a compaction's summary): an ``input.message`` that later turns consume.
+        Returns its event id."""
         d = ent.data
-        text = d.get("summary") if d.get("type") == "branch_summary" else result_text(d.get("content"))
-        if not isinstance(text, str) or not text:
-            return
         eid = model.stable_id("openclaw", "entry", self.sid, d.get("id"), ent.where if d.get("id") is None else "")
         a = self.attrs(d, abandoned)
         a["openclaw.entry.type"] = d.get("type")
-        if d.get("customType"):
-            a["openclaw.custom_type"] = d.get("customType")
-        e = model.Event(
-            eid,
-            _K.INPUT_MESSAGE.value,
-            self.ts_of(ent),
-            self.meta.source,
-            self.sid,
-            self.meta.agent_id,
-            summary=_clip(f"{d.get('type')}: {text}"),
-            attrs=a,
-            content=text.encode("utf-8", "surrogatepass"),
-        )
-        self.emit(e)
-        if isinstance(d.get("id"), str):
-            self.context[d["id"]] = [eid]
-            self.rec.entry_events[d["id"]] = eid
-
-    def compaction_entry(self, ent: Entry, abandoned: bool) -> None:
-        """A compaction: the model's summary of the entries before ``firstKeptEntryId``
-        replaces them in the context. It becomes an ``input.message`` that consumed what it
-        summarised and that every later turn consumes, so a cause compacted away (a page's
-        injected instruction) stays on the chain through the summary that carried it on."""
-        d = ent.data
-        eid = model.stable_id("openclaw", "entry", self.sid, d["id"], "")
-        text = d.get("summary") if isinstance(d.get("summary"), str) else ""
-        a = self.attrs(d, abandoned)
-        a["openclaw.entry.type"] = "compaction"
-        for key, name in (("firstKeptEntryId", "first_kept_entry_id"), ("tokensBefore", "tokens_before")):
-            if isinstance(d.get(key), (str, int)) and not isinstance(d.get(key), bool):
-                a[f"openclaw.compaction.{name}"] = d[key]
+        a.update(attrs)
         self.emit(
             model.Event(
                 eid,
@@ -352,14 +322,37 @@ class _Mapper:
                 self.meta.source,
                 self.sid,
                 self.meta.agent_id,
-                summary=_clip(f"compaction: {text}" if text else "compaction (no summary text)"),
+                summary=_clip(f"{d.get('type')}: {text}" if text else f"{d.get('type')} (no text)"),
                 attrs=a,
                 content=text.encode("utf-8", "surrogatepass") if text else None,
             )
         )
-        self.context[d["id"]] = [eid]
-        self.compactions[d["id"]] = eid
-        self.rec.entry_events[d["id"]] = eid
+        if isinstance(d.get("id"), str):
+            self.context[d["id"]] = [eid]
+            self.rec.entry_events[d["id"]] = eid
+        return eid
+
+    def summary_entry(self, ent: Entry, abandoned: bool) -> None:
+        d = ent.data
+        text = d.get("summary") if d.get("type") == "branch_summary" else result_text(d.get("content"))
+        if isinstance(text, str) and text:
+            self.entry_message(
+                ent, abandoned, text, {"openclaw.custom_type": d["customType"]} if d.get("customType") else {}
+            )
+
+    def compaction_entry(self, ent: Entry, abandoned: bool) -> None:
+        """A compaction: the model's summary of the entries before ``firstKeptEntryId``
+        replaces them in the context. Its message consumed what it summarised (see
+        ``consumed_edges``) and every later turn consumes it, so a cause compacted away (a
+        page's injected instruction) stays on the chain through the summary that carried it on."""
+        d = ent.data
+        attrs = {
+            f"openclaw.compaction.{name}": d[key]
+            for key, name in (("firstKeptEntryId", "first_kept_entry_id"), ("tokensBefore", "tokens_before"))
+            if isinstance(d.get(key), (str, int)) and not isinstance(d.get(key), bool)
+        }
+        text = d.get("summary")
+        self.compactions[d["id"]] = self.entry_message(ent, abandoned, text if isinstance(text, str) else "", attrs)
 
     def message(self, ent: Entry, msg: dict[str, Any], abandoned: bool, run_id: str | None) -> None:
         role = msg.get("role")
