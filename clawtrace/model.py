@@ -44,6 +44,19 @@ def stable_id(*parts: object) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_ID_LEN]
 
 
+def clip(text: str, n: int = 200) -> str:
+    """``text`` as a one-line summary: runs of whitespace made one space, cut to ``n``
+    characters ending in "...". Only the first ``4 n`` characters are normalised unless they
+    are mostly whitespace (a 4 KB tool result costs 800 characters, not a split of all of it);
+    the result is the same as normalising the whole text."""
+    head = " ".join(text[: 4 * n].split())
+    if len(head) > n:
+        return head[: n - 3] + "..."  # head is a prefix of the whole text normalised
+    if len(text) > 4 * n:
+        head = " ".join(text.split())
+    return head if len(head) <= n else head[: n - 3] + "..."
+
+
 def span_ref(trace_id: str, span_id: str) -> str:
     """A reference to the event made from span ``(trace_id, span_id)``, resolved at ingest."""
     return f"span:{trace_id}:{span_id}"

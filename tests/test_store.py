@@ -6,10 +6,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clawtrace import graph
 from clawtrace.errors import NotFoundError, SchemaTooOldError, StoreCorruptError, StoreLockedError
-from clawtrace.model import Batch, Edge, span_ref
+from clawtrace.model import Batch, Edge, clip, span_ref
 from clawtrace.store import MIGRATIONS, SCHEMA_VERSION, Store, ingest, verify
 from tests.helpers import chain_batch, ev, lock_held
 
@@ -216,3 +218,17 @@ def test_a_truncated_store_is_a_clear_error_not_a_traceback(tmp_path: Path) -> N
     assert r.exit_code == 1, r.output
     assert "is damaged" in r.stderr and "restore it from a copy" in r.stderr, r.stderr
     assert "Traceback" not in r.output
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["word", "x" * 50, " ", "\n", "\t", "   ", "é", "longerword"]), max_size=400),
+    st.integers(5, 60),
+)
+def test_clip_is_the_whole_text_normalised_and_cut(parts: list[str], n: int) -> None:
+    # clip normalises only a prefix when it can; the answer must be the whole text's.
+    text = "".join(parts)
+    whole = " ".join(text.split())
+    assert clip(text, n) == (whole if len(whole) <= n else whole[: n - 3] + "...")
+    # a text whose first 4 n characters are blank: the rest still makes the summary
+    assert clip(" " * 4 * n + text + " tail", n) == clip(text + " tail", n)

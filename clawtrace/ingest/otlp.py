@@ -703,8 +703,7 @@ def _kind_of(s: OtlpSpan) -> str | None:
 
 
 def _clip(text: str, n: int = _SUMMARY_MAX) -> str:
-    text = " ".join(text[: 4 * n].split())
-    return text if len(text) <= n else text[: n - 3] + "..."
+    return model.clip(text, n)
 
 
 def _size_text(n: int | None) -> str:

@@ -279,9 +279,7 @@ class _Out:
         )
 
 
-def _clip(s: str, n: int = 200) -> str:
-    s = " ".join(s.split())
-    return s if len(s) <= n else s[: n - 3] + "..."
+_clip = model.clip
 
 
 def _b(s: str | None) -> bytes | None:

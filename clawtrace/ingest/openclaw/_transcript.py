@@ -113,9 +113,7 @@ def parse_ts(v: Any) -> int | None:
     return None
 
 
-def _clip(s: str, n: int = 200) -> str:
-    s = " ".join(s.split())
-    return s if len(s) <= n else s[: n - 3] + "..."
+_clip = model.clip
 
 
 class _Mapper:
