@@ -4,7 +4,7 @@
 -- description: Memory written under untrusted influence (untrusted content in the writing turn's context, or inside the write or its call's arguments) was read by a later session: a persistent prompt injection.
 -- params: since, session, agent
 -- references: OWASP LLM01:2025, LLM04:2025; MITRE ATT&CK T1565.001; MITRE ATLAS AML.T0051
-WITH reads AS (
+WITH RECURSIVE reads AS (
     SELECT f.src AS w, f.dst AS r FROM edges f WHERE f.kind = 'wrote_read'
 ),
 writes AS (
@@ -17,10 +17,18 @@ writes AS (
 untrusted AS (
     SELECT seq FROM events WHERE trust = 'untrusted'
 ),
-carriers AS (
-    SELECT seq AS node, seq AS origin FROM untrusted
+carriers(node, origin) AS (
+    -- The untrusted event itself, outputs its content flowed into (the tool result of a fetch),
+    -- and messages written from a context that held it (the summary of a compaction), transitively.
+    SELECT node, origin FROM (
+        SELECT seq AS node, seq AS origin FROM untrusted
+        UNION
+        SELECT f.dst, f.src FROM edges f JOIN untrusted u ON f.src = u.seq WHERE f.kind = 'data_flow'
+    )
     UNION
-    SELECT f.dst, f.src FROM edges f JOIN untrusted u ON f.src = u.seq WHERE f.kind = 'data_flow'
+    SELECT f.dst, c.origin
+    FROM carriers c JOIN edges f ON f.src = c.node AND f.kind = 'consumed' JOIN events m ON m.seq = f.dst
+    WHERE m.kind = 'input.message'
 ),
 calls AS (
     SELECT DISTINCT f.src AS call, w.w FROM edges f JOIN (SELECT DISTINCT w FROM writes) w ON f.dst = w.w WHERE f.kind = 'effect'

@@ -4,14 +4,21 @@
 -- description: Untrusted content (a fetched page, a non-owner message, or a tool result carrying one) was in the model's context for a turn that then ran a command, wrote a file or memory, or sent data out (edges consumed -> emitted -> effect). One finding per session, keyed on its first such action.
 -- params: since, session, agent
 -- references: OWASP LLM01:2025, LLM06:2025; MITRE ATLAS AML.T0051
-WITH untrusted AS (
+WITH RECURSIVE untrusted AS (
     SELECT seq FROM events WHERE trust = 'untrusted'
 ),
-carriers AS (
-    -- The untrusted event itself, and outputs its content flowed into (the tool result of a fetch).
-    SELECT seq AS node, seq AS origin FROM untrusted
+carriers(node, origin) AS (
+    -- The untrusted event itself, outputs its content flowed into (the tool result of a fetch),
+    -- and messages written from a context that held it (the summary of a compaction), transitively.
+    SELECT node, origin FROM (
+        SELECT seq AS node, seq AS origin FROM untrusted
+        UNION
+        SELECT f.dst, f.src FROM edges f JOIN untrusted u ON f.src = u.seq WHERE f.kind = 'data_flow'
+    )
     UNION
-    SELECT f.dst, f.src FROM edges f JOIN untrusted u ON f.src = u.seq WHERE f.kind = 'data_flow'
+    SELECT f.dst, c.origin
+    FROM carriers c JOIN edges f ON f.src = c.node AND f.kind = 'consumed' JOIN events m ON m.seq = f.dst
+    WHERE m.kind = 'input.message'
 ),
 turns AS (
     SELECT DISTINCT f.dst AS turn, c.origin FROM edges f JOIN carriers c ON f.src = c.node WHERE f.kind = 'consumed'

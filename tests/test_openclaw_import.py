@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from clawtrace.cli import cli
 from clawtrace.graph import egress, why
+from clawtrace.hunt import hunt
 from clawtrace.ingest.openclaw import ImportSummary, import_openclaw
 from clawtrace.store import Store, ingest
 
@@ -822,3 +823,7 @@ def test_a_compaction_summary_carries_what_it_replaced(tmp_path: Path, db: Path,
     ids = {e["event_id"] for e in chain["events"]}
     assert cmp[0]["event_id"] in ids
     assert any(r["kind"] == "net.fetch" and r["artifact"] == "http://evil.test/page" for r in chain["root_causes"])
+    # The detection follows the page through the summary too.
+    with Store.open(db, read_only=True) as st:
+        found = hunt(st, ["untrusted_then_action"])
+    assert [f.session_id for f in found] == [sid] and "http://evil.test/page" in found[0].summary, found
