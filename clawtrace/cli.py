@@ -1000,8 +1000,8 @@ def openclaw_install_plugin(
     say(f"config {got.config_path}: " + ("updated" if got.config_changed else "already had the plugin's keys"))
     if got.policy is not None:
         allowed = ", ".join(got.policy.get("allow") or []) or "nothing"
-        modes = [m for m in ("strict" if got.policy.get("strict") else "", got.policy.get("mode") or "") if m]
-        say(f"policy gate on{f' ({chr(44).join(modes)})' if modes else ''}: egress allowed to {allowed}")
+        modes = ",".join(m for m in ("strict" if got.policy.get("strict") else "", got.policy.get("mode") or "") if m)
+        say(f"policy gate on{f' ({modes})' if modes else ''}: egress allowed to {allowed}")
     say("next: clawtrace serve   then run OpenClaw as usual")
 
 

@@ -54,6 +54,13 @@ class Plan:
     home: str | None = None
     problems: list[str] = dataclasses.field(default_factory=list)
 
+    def extend(self, other: Plan) -> None:
+        """Add everything ``other`` found (its lists; not its root, kind or home)."""
+        for f in dataclasses.fields(self):
+            mine = getattr(self, f.name)
+            if isinstance(mine, list):
+                mine.extend(getattr(other, f.name))
+
 
 def _agent_of(p: Path) -> str | None:
     parts = p.parts
@@ -177,17 +184,7 @@ def discover(path: Path) -> Plan:
         plan = Plan(p, "state")
         subs = [discover(d) for d in nested]
         for sub in subs:
-            for f in (
-                "transcripts",
-                "trajectories",
-                "agent_dbs",
-                "indexes",
-                "state_dbs",
-                "logs",
-                "exports",
-                "problems",
-            ):
-                getattr(plan, f).extend(getattr(sub, f))
+            plan.extend(sub)
         homes = {sub.home for sub in subs}
         plan.home = homes.pop() if len(homes) == 1 else None
         return plan
