@@ -330,34 +330,32 @@ _DETECTORS: Final[tuple[_Detector, ...]] = (
 _PREFIX_ROOTS: Final = tuple(sorted({root for d in _DETECTORS for root, _ in d.prefix_plan}))
 _KEYWORD_ROOTS: Final = tuple(sorted({root for d in _DETECTORS for root, _ in d.keyword_plan}))
 assert not set(_PREFIX_ROOTS) & set(_KEYWORD_ROOTS)
-_SCANNERS: Final = {
-    root: (roots, automaton)
-    for roots in (_PREFIX_ROOTS, _KEYWORD_ROOTS)
-    for automaton in (ahocorasick_rs.BytesAhoCorasick(list(roots)),)
-    for root in roots
-}
-"""For each scan root, its set of roots and their Aho-Corasick automaton: one pass over a text
-finds every root of the set (``bytes.find`` per root cost a pass each, 60% of a scan)."""
+
+
+def _scanners() -> dict[bytes, tuple[tuple[bytes, ...], Any]]:
+    """For each scan root, its set of roots and their Aho-Corasick automaton: one pass over a
+    text finds every root of the set (``bytes.find`` per root cost a pass each, 60% of a scan)."""
+    out: dict[bytes, tuple[tuple[bytes, ...], Any]] = {}
+    for roots in (_PREFIX_ROOTS, _KEYWORD_ROOTS):
+        automaton = ahocorasick_rs.BytesAhoCorasick(list(roots))
+        out.update((root, (roots, automaton)) for root in roots)
+    return out
+
+
+_SCANNERS: Final = _scanners()
 
 
 def _find_all(haystack: bytes, root: bytes, cache: dict[bytes, list[int]]) -> list[int]:
     """Every offset of ``root`` in ``haystack`` (overlaps included), ascending. The first call
     for a haystack finds all the roots of ``root``'s set in one pass into ``cache``."""
     found = cache.get(root)
-    if found is not None:
-        return found
-    roots, automaton = _SCANNERS.get(root, ((root,), None))
-    if automaton is not None:
+    if found is None:
+        roots, automaton = _SCANNERS[root]
         hits: dict[bytes, list[int]] = {r: [] for r in roots}
         for k, start, _ in automaton.find_matches_as_indexes(haystack, overlapping=True):
             hits[roots[k]].append(start)  # matches come by end offset: by start, per root
         cache.update(hits)
-        return hits[root]
-    found = cache[root] = []
-    i = haystack.find(root)
-    while i >= 0:
-        found.append(i)
-        i = haystack.find(root, i + 1)
+        found = hits[root]
     return found
 
 
