@@ -23,9 +23,8 @@
 // and `127.0.0.1` are different hosts.
 //
 // Destinations come from the arguments: web_fetch/browser URLs, message channels, sessions_send,
-// web_search,
-// and exec/bash/process command lines read like clawtrace/ingest/openclaw/_shell.py reads them
-// (curl, wget, nc/ncat/socat/telnet, ssh, scp/rsync/sftp, git push/clone/fetch/pull, pip/uv,
+// web_search, and exec/bash/process command lines read like clawtrace/ingest/openclaw/_shell.py
+// reads them (curl, wget, nc/ncat/socat/telnet, ssh, scp/rsync/sftp, git push/clone/fetch/pull, pip/uv,
 // npm/pnpm/yarn/npx/bun, `sh -c`, plus any http(s)/ftp/ws URL anywhere in the command).
 // `tool_call` (the Tool Search bridge) is unwrapped to the tool it calls.
 //
