@@ -186,3 +186,68 @@ def test_report_page_of_the_demo_store(browser: Browser, demo: tuple[Path, dict[
     assert ".aws/credentials" in b.eval("document.querySelector('.ct-details').textContent")
     check_screenshot(b.screenshot(), "report-graph.png", tmp_path)
     assert b.problems() == []
+
+
+def test_graph_of_a_real_openclaw_chain_reads_in_causal_order(browser: Browser, tmp_path: Path) -> None:
+    """The real 2026.9.6 injection run: the model fetched a page, and the page's instruction
+    made it upload ~/.aws/credentials. The call, its file read and its egress share one
+    millisecond, and the fetch's URL is found in the call that fetched it (a data-flow edge
+    against the structure). The layout must still read like the story: every event after
+    its causes, the egress last, and edges to a later row running in the gaps between
+    nodes, not across them."""
+    import shutil as _shutil
+
+    from clawtrace.ingest.openclaw import import_openclaw
+    from clawtrace.store import Store, ingest
+
+    state = tmp_path / "fixture"
+    src = Path(__file__).parent / "data" / "openclaw" / "2026.9.6" / "injection"
+    _shutil.copytree(src, state, ignore=_shutil.ignore_patterns("*-shm"))
+    db = tmp_path / "oc.duckdb"
+    with Store.open(db) as st:
+        import_openclaw(state / "state", lambda bt: ingest(st, bt, source="openclaw"))
+    target = next(r for r in cli_json(db, "egress") if r["verdict"] == "exfiltration")["event_id"]
+    page = write(db, tmp_path / "oc.html", "report", target, "--format", "html")
+    b = browser
+    b.load(page.as_uri())
+    b.wait_for("document.querySelector('.ct-graph') && document.querySelector('.ct-graph').dataset.rendered")
+    assert b.problems() == []
+    nodes = b.eval(
+        "[...document.querySelectorAll('.ct-canvas g.ct-node')].map(g => { const r = g.querySelector('.ct-shape')"
+        ".getBoundingClientRect(); return {id: g.dataset.id, kind: g.dataset.kind, layer: +g.dataset.layer,"
+        " row: +g.dataset.row, box: [r.left, r.top, r.right, r.bottom]}; })"
+    )
+    by_id = {n["id"]: n for n in nodes}
+    edges = b.eval(
+        "[...document.querySelectorAll('.ct-canvas g.ct-edge')].map(g => { const p = g.querySelector('path.ct-line');"
+        " const m = p.getScreenCTM(), len = p.getTotalLength(); const pts = [];"
+        " for (let i = 1; i < 40; i++) { const q = p.getPointAtLength(len * i / 40).matrixTransform(m); pts.push([q.x, q.y]); }"
+        " return {src: g.dataset.src, dst: g.dataset.dst, kind: g.dataset.kind, pts: pts}; })"
+    )
+    assert len(nodes) >= 10 and len(edges) >= 20
+    # The structure reads forward: each turn before its calls, each call before what it did.
+    structural = [e for e in edges if e["kind"] in ("emitted", "effect", "returned", "consumed")]
+    assert structural
+    for e in structural:
+        s, d = by_id[e["src"]], by_id[e["dst"]]
+        assert s["layer"] < d["layer"], f"{e['kind']} {s['kind']} -> {d['kind']} runs backwards"
+    # The egress is the last thing that happened, and the fetch comes after its call.
+    assert by_id[target]["layer"] == max(n["layer"] for n in nodes)
+    fetch = next(n for n in nodes if n["kind"] == "net.fetch")
+    calls = [e["src"] for e in edges if e["kind"] == "effect" and e["dst"] == fetch["id"]]
+    assert calls and all(by_id[c]["layer"] < fetch["layer"] for c in calls)
+    # An edge to a later row crosses no other node on its way.
+    rows = {n["row"] for n in nodes}
+    assert len(rows) > 1, "this chain is long enough to wrap; the test needs a wrapped layout"
+    crossing = []
+    for e in edges:
+        s, d = by_id[e["src"]], by_id[e["dst"]]
+        if d["row"] <= s["row"]:
+            continue
+        for x, y in e["pts"]:
+            for n in nodes:
+                left, top, right, bottom = n["box"]
+                if n["id"] not in (s["id"], d["id"]) and left + 2 < x < right - 2 and top + 2 < y < bottom - 2:
+                    crossing.append((e["kind"], s["kind"], d["kind"], n["kind"]))
+    assert crossing == []
+    check_screenshot(b.screenshot(), "openclaw-chain.png", tmp_path)

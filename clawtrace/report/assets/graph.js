@@ -10,6 +10,7 @@
 
   var SVG_NS = "http://www.w3.org/2000/svg";
   var NODE_W = 188, NODE_H = 44, LAYER_GAP = 110, ROW_GAP = 18, SUBCOL_GAP = 26, MAX_PER_COLUMN = 18, ROW_BAND_GAP = 90;
+  var READABLE = 0.6; /* the smallest initial scale at which node text can be read */
 
   var FAMILIES = [
     ["message", "input message", ["input.message"]],
@@ -95,17 +96,83 @@
 
   /* ---------------------------------------------------------------- layout */
 
-  /* Layered layout. Nodes are ordered by time; an edge counts for layering only when it runs
+  /* The nodes in causal order: by time, except that no event comes before one of its causes.
+   * A tool call, what it did and its egress often share one millisecond, and time alone
+   * would then put an effect before its call. Kahn's algorithm, always taking the earliest
+   * ready node (by time, then index). A cycle is broken at its earliest node that waits only
+   * on data-flow edges: content matching can run against the structure (a fetch's URL is
+   * found in the arguments of the call that fetched it), emitted/effect/returned cannot. */
+  function causalOrder(nodes, edges) {
+    var n = nodes.length, k;
+    var byTime = nodes.map(function (_, i) { return i; });
+    byTime.sort(function (a, b) {
+      var ta = nodes[a].ts || "", tb = nodes[b].ts || "";
+      return ta < tb ? -1 : ta > tb ? 1 : a - b;
+    });
+    var rankOf = new Array(n), indeg = new Array(n).fill(0), hard = new Array(n).fill(0), out = [];
+    var done = new Array(n).fill(false);
+    byTime.forEach(function (v, i) { rankOf[v] = i; });
+    for (k = 0; k < n; k++) { out.push([]); }
+    edges.forEach(function (e) {
+      if (e.s !== e.d && e.s >= 0 && e.d >= 0) {
+        var soft = e.kind === "data_flow";
+        out[e.s].push([e.d, soft]);
+        indeg[e.d]++;
+        if (!soft) { hard[e.d]++; }
+      }
+    });
+    var heap = [];
+    function less(a, b) { return rankOf[heap[a]] < rankOf[heap[b]]; }
+    function swap(a, b) { var t = heap[a]; heap[a] = heap[b]; heap[b] = t; }
+    function push(v) {
+      heap.push(v);
+      for (var c = heap.length - 1; c > 0 && less(c, (c - 1) >> 1); c = (c - 1) >> 1) { swap(c, (c - 1) >> 1); }
+    }
+    function pop() {
+      var top = heap[0], last = heap.pop(), c = 0;
+      if (!heap.length) { return top; }
+      heap[0] = last;
+      for (;;) {
+        var l = 2 * c + 1, m = c;
+        if (l < heap.length && less(l, m)) { m = l; }
+        if (l + 1 < heap.length && less(l + 1, m)) { m = l + 1; }
+        if (m === c) { return top; }
+        swap(c, m);
+        c = m;
+      }
+    }
+    for (k = 0; k < n; k++) { if (indeg[k] === 0) { push(k); } }
+    var order = [], next = 0;
+    while (order.length < n) {
+      var v;
+      if (heap.length) {
+        v = pop();
+      } else {
+        while (done[byTime[next]]) { next++; }
+        v = byTime[next];
+        for (k = next; k < n; k++) {
+          if (!done[byTime[k]] && hard[byTime[k]] === 0) { v = byTime[k]; break; }
+        }
+      }
+      if (done[v]) { continue; }
+      done[v] = true;
+      order.push(v);
+      out[v].forEach(function (ws) {
+        var w = ws[0];
+        if (!ws[1]) { hard[w]--; }
+        if (!done[w] && --indeg[w] === 0) { push(w); }
+      });
+    }
+    return order;
+  }
+
+  /* Layered layout. Nodes are in causal order; an edge counts for layering only when it runs
    * forward in that order, so the layering never meets a cycle. Layers come from the longest
    * path, then sources are pulled next to their first successor; rows are ordered by
    * barycentre sweeps; a layer taller than MAX_PER_COLUMN wraps into sub-columns. */
   function layout(nodes, edges, viewW, viewH) {
     var n = nodes.length, i, j;
-    var order = nodes.map(function (_, k) { return k; });
-    order.sort(function (a, b) {
-      var ta = nodes[a].ts || "", tb = nodes[b].ts || "";
-      return ta < tb ? -1 : ta > tb ? 1 : a - b;
-    });
+    var order = causalOrder(nodes, edges);
     var pos = new Array(n);
     order.forEach(function (v, k) { pos[v] = k; });
     var preds = [], succs = [];
@@ -133,6 +200,8 @@
     for (i = 0; i <= maxRank; i++) { layers.push([]); }
     order.forEach(function (v) { layers[rank[v]].push(v); });
     layers = layers.filter(function (l) { return l.length > 0; });
+    var layerOf = new Array(n);
+    layers.forEach(function (l, k) { l.forEach(function (v) { layerOf[v] = k; }); });
     var slot = new Array(n);
     function renumber() { layers.forEach(function (l) { l.forEach(function (v, k) { slot[v] = k / Math.max(1, l.length - 1); }); }); }
     function sweep(l, nbrs) {
@@ -190,8 +259,9 @@
       l.forEach(function (v) { lo = Math.min(lo, xy[v][1]); hi = Math.max(hi, xy[v][1]); });
       cols.push({ nodes: l, width: sub * NODE_W + (sub - 1) * SUBCOL_GAP, lo: lo, hi: hi });
     });
-    /* Then wrap the strip into rows, like lines of text, choosing the number of layers per
-     * row that lets the whole graph fit the viewport at the largest scale. */
+    /* Then wrap the strip into rows, like lines of text, when one row would have to be shrunk
+     * past reading: the fewest rows whose scale is READABLE or, when no number of rows gets
+     * there, within 15 % of the best scale. */
     function rowsOf(per) {
       var out = [];
       for (var k = 0; k < cols.length; k += per) { out.push(cols.slice(k, k + per)); }
@@ -207,14 +277,19 @@
       });
       return [w + 80, hgt - ROW_BAND_GAP + 80];
     }
-    var best = Math.max(1, cols.length), bestK = -1;
-    for (var per = cols.length; per >= 1; per--) {
+    var scales = [], bestK = 0, per;
+    for (per = cols.length; per >= 1; per--) {
       var ex = extent(rowsOf(per));
-      var k2 = Math.min(viewW / ex[0], viewH / ex[1]);
-      if (k2 > bestK * 1.02) { bestK = k2; best = per; }
+      scales[per] = Math.min(viewW / ex[0], viewH / ex[1]);
+      bestK = Math.max(bestK, scales[per]);
     }
-    var top = 0, maxX = NODE_W;
+    var best = Math.max(1, cols.length);
+    for (per = cols.length; per >= 1; per--) {
+      if (scales[per] >= Math.min(READABLE, 0.85 * bestK)) { best = per; break; }
+    }
+    var top = 0, maxX = NODE_W, rowTop = [];
     rowsOf(best).forEach(function (r, ri) {
+      rowTop.push(top);
       var lo = Infinity, hi = -Infinity, x = 0;
       r.forEach(function (c) { lo = Math.min(lo, c.lo); hi = Math.max(hi, c.hi); });
       r.forEach(function (c) {
@@ -225,13 +300,33 @@
       top += hi - lo + NODE_H + ROW_BAND_GAP;
     });
     if (!n) { top = ROW_BAND_GAP; }
-    return { xy: xy, box: [-40, -40, maxX + 80, top - ROW_BAND_GAP + 80] };
+    return { xy: xy, layer: layerOf, rowTop: rowTop, box: [-40, -40, maxX + 80, top - ROW_BAND_GAP + 80] };
   }
 
-  function edgePath(a, b) {
+  /* An edge to a later row of the wrapped layout runs in the gaps, not across the nodes: right
+   * of its source down to the band above the target's row, along the band, and down the gap
+   * left of the target (edges into one node share that last stretch, like a bus). */
+  function bandPath(sx, sy, tx, ty, band) {
+    var r = 10, x1 = sx + 26, x2 = tx - 26, dir = x2 >= x1 ? 1 : -1;
+    if (Math.abs(x2 - x1) < 2 * r) { x2 = x1; }
+    var p = "M" + sx + "," + sy + "L" + (x1 - r) + "," + sy + "Q" + x1 + "," + sy + " " + x1 + "," + (sy + r);
+    if (x2 === x1) {
+      p += "L" + x1 + "," + (ty - r);
+    } else {
+      p += "L" + x1 + "," + (band - r) + "Q" + x1 + "," + band + " " + (x1 + dir * r) + "," + band;
+      p += "L" + (x2 - dir * r) + "," + band + "Q" + x2 + "," + band + " " + x2 + "," + (band + r);
+      p += "L" + x2 + "," + (ty - r);
+    }
+    return p + "Q" + x2 + "," + ty + " " + (x2 + r) + "," + ty + "L" + (tx - 4) + "," + ty;
+  }
+
+  function edgePath(a, b, rowTop) {
     var sx = a[0] + NODE_W / 2, sy = a[1], tx = b[0] - NODE_W / 2, ty = b[1], dx;
+    if (b[2] > a[2] && rowTop) {
+      return bandPath(sx, sy, tx, ty, rowTop[b[2]] - ROW_BAND_GAP / 2);
+    }
     if (tx > sx + 10 || a[2] !== b[2]) {
-      /* Forward, or on to another row of the wrapped layout: leave right, enter left. */
+      /* Forward in one row, or back to an earlier row (a cycle): leave right, enter left. */
       dx = tx > sx + 10 ? Math.max(40, (tx - sx) * 0.5) : 90;
       return "M" + sx + "," + sy + "C" + (sx + dx) + "," + sy + " " + (tx - dx) + "," + ty + " " + (tx - 4) + "," + ty;
     }
@@ -318,7 +413,7 @@
     this.edgeEls = edges.map(function (e) {
       var kind = KNOWN_EDGE[e.kind] ? e.kind : "other";
       var g = el("g", { "class": "ct-edge k-" + kind, "data-src": e.src, "data-dst": e.dst, "data-kind": e.kind }, edgeLayer);
-      var d = edgePath(lay.xy[e.s], lay.xy[e.d]);
+      var d = edgePath(lay.xy[e.s], lay.xy[e.d], lay.rowTop);
       var line = el("path", { d: d, "class": "ct-line", "marker-end": "url(#" + self.uid("arrow-" + kind) + ")" }, g);
       var conf = typeof e.confidence === "number" ? e.confidence : 1;
       line.style.opacity = String(0.35 + 0.65 * Math.max(0, Math.min(1, conf)));
@@ -333,7 +428,7 @@
     this.nodeEls = nodes.map(function (nd, k) {
       var fam = family(nd.kind);
       var cls = "ct-node fam-" + fam + (nd.root ? " is-root" : "") + (nd.sensitive ? " is-sensitive" : "") + (nd.target ? " is-target" : "");
-      var g = el("g", { "class": cls, "data-id": nd.id, "data-kind": nd.kind, transform: "translate(" + lay.xy[k][0] + "," + lay.xy[k][1] + ")" }, nodeLayer);
+      var g = el("g", { "class": cls, "data-id": nd.id, "data-kind": nd.kind, "data-layer": lay.layer[k], "data-row": lay.xy[k][2], transform: "translate(" + lay.xy[k][0] + "," + lay.xy[k][1] + ")" }, nodeLayer);
       var d = shapePath(fam, NODE_W, NODE_H);
       if (nd.root || nd.sensitive || nd.target) { el("path", { d: d, "class": "ct-halo" }, g); }
       el("path", { d: d, "class": "ct-shape" }, g);
