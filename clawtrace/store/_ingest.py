@@ -86,8 +86,10 @@ class IngestResult:
 @dataclasses.dataclass(slots=True)
 class _Prepared:
     rows: dict[str, list[Any]]
-    fp_seq: list[np.ndarray]
-    fp_role: list[str]
+    fp_seq: list[int]
+    """One entry per fingerprinted event: its seq; ``fp_out`` says whether its role is out, and
+    ``fp_hash``/``fp_pos``/``fp_enc`` hold its arrays (expanded to rows in one go at write)."""
+    fp_out: list[bool]
     fp_hash: list[np.ndarray]
     fp_pos: list[np.ndarray]
     fp_enc: list[np.ndarray]
@@ -313,11 +315,10 @@ def _prepare(events: list[Event], first_seq: int, batch_id: int, keep_content: b
             f = fps[(e.content, role is ContentRole.IN)]
             content_sha, content_size = f.sha256, f.size
             if role is not None and len(f.hashes):
-                n = len(f.hashes)
-                prep.fp_seq.append(np.full(n, seq, dtype=np.int64))
-                prep.fp_role.append(role.value)
+                prep.fp_seq.append(seq)
+                prep.fp_out.append(role is ContentRole.OUT)
                 prep.fp_hash.append(f.hashes)
-                prep.fp_pos.append(f.positions.astype(np.int32, copy=False))
+                prep.fp_pos.append(f.positions)
                 prep.fp_enc.append(f.encodings)
             first = texts[i]
             redacted = red.finish(first[0], first[1], hits, next(content_dirty)) if first is not None else None
@@ -500,12 +501,13 @@ def _ingest(store: Store, batch: Batch, *, keep_content: bool, source: str) -> I
 def _write_fingerprints(con: duckdb.DuckDBPyConnection, prep: _Prepared) -> None:
     if not prep.fp_seq:
         return
+    counts = np.fromiter(map(len, prep.fp_hash), dtype=np.int64, count=len(prep.fp_hash))
     fpt = pa.table(  # noqa: F841 - read by DuckDB's replacement scan
         {
-            "seq": np.concatenate(prep.fp_seq),
+            "seq": np.repeat(np.array(prep.fp_seq, dtype=np.int64), counts),
             # The role travels as a boolean and becomes text in SQL: a million Python strings
             # for Arrow cost more than the insert itself.
-            "is_out": np.concatenate([np.full(len(h), r == "out") for h, r in zip(prep.fp_hash, prep.fp_role)]),
+            "is_out": np.repeat(np.array(prep.fp_out, dtype=bool), counts),
             "hash": np.concatenate(prep.fp_hash).astype(np.uint64, copy=False),
             "pos": np.concatenate(prep.fp_pos).astype(np.int32, copy=False),
             "enc": np.concatenate(prep.fp_enc).astype(np.uint8, copy=False),
