@@ -468,7 +468,7 @@ def show(obj: Ctx, event: str, fmt: str | None) -> None:
 
 
 def _chain_out(chain: Any, fmt: str | None, *, forward: bool) -> None:
-    from clawtrace.report.render import chain_text, write_json, write_rows
+    from clawtrace.report.render import chain_text, terminal_width, write_json, write_rows
 
     d = chain.as_dict()
     f = _fmt(fmt)
@@ -477,7 +477,7 @@ def _chain_out(chain: Any, fmt: str | None, *, forward: bool) -> None:
     elif f in ("jsonl", "csv"):
         write_rows(d["events"], f, sys.stdout)
     else:
-        sys.stdout.write(chain_text(d, forward=forward))
+        sys.stdout.write(chain_text(d, forward=forward, width=terminal_width(sys.stdout)))
 
 
 @cli.command()

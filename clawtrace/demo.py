@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import tempfile
+import textwrap
 import threading
 import time
 import urllib.request
@@ -278,10 +279,26 @@ def _hunt_lines(db: str, sessions: list[str]) -> list[str]:
     return lines
 
 
+def _fit(line: str, width: int | None) -> str:
+    """``line`` clipped to a terminal of ``width`` columns (after a two-space indent)."""
+    if width is None or len(line) <= width - 2:
+        return line
+    return line[: max(width - 3, 20)] + "…"
+
+
+def _para(text: str, width: int | None, indent: str, more: str) -> str:
+    """Prose for the terminal: wrapped at words to ``width``, continuation lines indented by
+    ``more``; whole when the output is not a terminal."""
+    if width is None:
+        return indent + text + "\n"
+    return textwrap.fill(text, max(width, 40), initial_indent=indent, subsequent_indent=more) + "\n"
+
+
 def _report(r: DemoResult, out: TextIO) -> None:
-    from clawtrace.report.render import chain_text
+    from clawtrace.report.render import chain_text, terminal_width
 
     w = out.write
+    width = terminal_width(out)
     w(
         f"\nRecorded {r.events} events in 2 sessions into {r.db} in {r.seconds:.1f} s; the sink received {len(r.received)} request(s).\n"
     )
@@ -290,31 +307,43 @@ def _report(r: DemoResult, out: TextIO) -> None:
         carried = sorted({c["artifact"] for c in e["carried"] if c["artifact"]})
         secrets_ = sorted({s for c in e["carried"] for s in c["secrets"]})
         w(f"  EXFILTRATION  {e['session_id']}  {e['destination']}  {e['bytes_out']} B  event {e['event_id'][:12]}\n")
-        w(f"    carried: {', '.join(carried) or 'secrets in the payload'}\n")
+        w(_para(f"carried: {', '.join(carried) or 'secrets in the payload'}", width, "    ", "      "))
         if secrets_:
-            w(f"    secrets (by digest, never stored): {', '.join(secrets_)}\n")
+            w(_para(f"secrets (by digest, never stored): {', '.join(secrets_)}", width, "    ", "      "))
     if r.why:
         target = r.why["target"]["event_id"]
         w(f"\n== Why did {r.sessions[0]} send them? (clawtrace why {target[:12]}) ==\n")
-        text = chain_text(r.why, limit=8)
+        text = chain_text(r.why, limit=8, width=None if width is None else width - 2)
         w("".join("  " + line + "\n" for line in text.rstrip("\n").split("\n")))
     if r.cross_session:
         c = r.cross_session[0]
         tainted = any(x["event_id"] == c["writer"] for x in r.second_roots)
         w("\n== Across sessions ==\n")
         w(
-            f"  {c['artifact']} was written in {c['written_in']} (event {c['writer'][:12]})"
-            + (" under the page's influence" if tainted else "")
-            + f"\n  and read in {c['read_in']} (event {c['reader'][:12]}), which then sent the credentials again.\n"
+            _para(
+                f"{c['artifact']} was written in {c['written_in']} (event {c['writer'][:12]})"
+                + (" under the page's influence" if tainted else "")
+                + f" and read in {c['read_in']} (event {c['reader'][:12]}), which then sent the credentials again.",
+                width,
+                "  ",
+                "  ",
+            )
         )
         if tainted:
-            w("  `why` on the second exfiltration names that memory write as a root cause: quarantine the memory.\n")
+            w(
+                _para(
+                    "`why` on the second exfiltration names that memory write as a root cause: quarantine the memory.",
+                    width,
+                    "  ",
+                    "  ",
+                )
+            )
     page = r.why["root_causes"][0]["artifact"] if r.why and r.why.get("root_causes") else "URL"
     target = r.exfiltrations[0]["event_id"][:12] if r.exfiltrations else "EVENT"
     hunted = _hunt_lines(r.db, r.sessions)
     if hunted:
         w("\n== Hunting: clawtrace hunt runs every detection in queries/ ==\n")
-        w("".join(f"  {line}\n" for line in hunted))
+        w("".join(f"  {_fit(line, width)}\n" for line in hunted))
     w("\n== Next ==\n")
     for cmd, what in (
         ("clawtrace hunt", "every detection, findings ranked by severity"),

@@ -181,3 +181,47 @@ def test_console_script_and_module_entry(imported: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "clawtrace", "--help"], capture_output=True, text=True)
     for cmd in ("import", "sessions", "timeline", "show", "why", "impact", "egress", "query", "graph", "verify"):
         assert cmd in r.stdout
+
+
+def _run_in_terminal(args: list[str], columns: int) -> str:
+    """Run the CLI with its stdout on a real pseudo-terminal ``columns`` wide; its output."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clawtrace", *args], stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_why_on_a_terminal_fits_its_width_and_keeps_the_flags(imported: Path) -> None:
+    target = [r for r in _exfil(imported) if r["session_id"] == "s-incident-1"][0]["event_id"]
+    text = _run_in_terminal(["--db", str(imported), "why", target[:10]], columns=90)
+    lines = text.rstrip("\n").split("\n")
+    assert "Probable root causes:" in lines
+    assert "Sensitive sources (CARRIED: its content reached the target):" in lines
+    assert max(map(len, lines)) <= 90, [ln for ln in lines if len(ln) > 90]
+    assert any("…" in ln for ln in lines), "nothing needed clipping at 90 columns: the test lost its point"
+    # Clipping takes the end of the summary, never the flags.
+    assert any("[UNTRUSTED]" in ln and "net.fetch" in ln for ln in lines)
+    assert any("file.read" in ln and ln.endswith("[CREDENTIAL, CARRIED]") for ln in lines)
+    # Narrower still, the time gives up its date before the summary disappears.
+    narrow = _run_in_terminal(["--db", str(imported), "why", target[:10]], columns=80).rstrip("\n").split("\n")
+    assert max(map(len, narrow)) <= 80, [ln for ln in narrow if len(ln) > 80]
+    assert any("file.read" in ln and ln.endswith("[CREDENTIAL, CARRIED]") and "2025-03-14" not in ln for ln in narrow)
+    # A pipe gets whole lines, as before.
+    piped = run(imported, "why", target[:10], "--format", "table")
+    assert max(map(len, piped.split("\n"))) > 90 and "…" not in piped.split("Chain")[0]

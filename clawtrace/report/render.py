@@ -6,10 +6,11 @@ import csv
 import datetime as dt
 import io
 import json
+import shutil
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-__all__ = ["FORMATS", "write_rows", "write_json", "chain_text", "to_jsonable"]
+__all__ = ["FORMATS", "write_rows", "write_json", "chain_text", "to_jsonable", "terminal_width"]
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -89,7 +90,20 @@ def write_rows(
         out.write(buf.getvalue())
 
 
-def _ev(e: dict[str, Any]) -> str:
+def terminal_width(out: TextIO) -> int | None:
+    """The width to fit lines to: the terminal's when ``out`` is one, else None (no clipping:
+    a pipe or a file gets whole lines)."""
+    try:
+        tty = out.isatty()
+    except (AttributeError, ValueError):
+        return None
+    return shutil.get_terminal_size().columns if tty else None
+
+
+def _ev(e: dict[str, Any], room: int | None = None, extra: tuple[str, ...] = ()) -> str:
+    """One event on one line: id, time, kind, summary, flags (then ``extra`` flags). With
+    ``room`` (the characters left on the line), the summary is clipped so the line fits and
+    the flags stay visible; on a narrow terminal the time loses its date first."""
     short = e["event_id"][:10]
     ts = (e.get("ts") or "")[:23].replace("T", " ")
     flags = []
@@ -97,35 +111,53 @@ def _ev(e: dict[str, Any]) -> str:
         flags.append("UNTRUSTED")
     if e.get("sensitivity") not in (None, "none"):
         flags.append(str(e["sensitivity"]).upper())
+    flags += extra
     f = f" [{', '.join(flags)}]" if flags else ""
-    return f"{short}  {ts}  {e['kind']:<14} {e.get('summary') or ''}{f}"
+    summary = e.get("summary") or ""
+    head = f"{short}  {ts}  {e['kind']:<14} "
+    if room is not None:
+        if room - len(head) - len(f) < 16 and len(ts) > 11:
+            head = f"{short}  {ts[11:]}  {e['kind']:<14} "
+        fit = max(room - len(head) - len(f), 12)
+        if len(summary) > fit:
+            summary = summary[: fit - 1] + "…"
+    return f"{head}{summary}{f}"
 
 
-def chain_text(chain: dict[str, Any], *, limit: int = 25, forward: bool = False) -> str:
-    """A readable rendering of a ``why``/``impact`` result."""
+def chain_text(chain: dict[str, Any], *, limit: int = 25, forward: bool = False, width: int | None = None) -> str:
+    """A readable rendering of a ``why``/``impact`` result; with ``width``, every event line
+    fits in that many columns (summaries clipped, flags kept)."""
+
+    def ev(e: dict[str, Any], used: int, extra: tuple[str, ...] = ()) -> str:
+        return _ev(e, None if width is None else width - used, extra)
+
     lines: list[str] = []
     t = chain["target"]
     if "event_id" in t:
-        lines.append(("Impact of " if forward else "Why ") + _ev(t))
+        lead = "Impact of " if forward else "Why "
+        lines.append(lead + ev(t, len(lead)))
     else:
         lines.append(f"Impact of artifact {t.get('artifact')} ({t.get('events')} events touch it)")
     if chain["root_causes"]:
         lines.append("")
         lines.append("Probable root causes:" if not forward else "Untrusted origins:")
-        lines += ["  " + _ev(e) for e in chain["root_causes"]]
+        lines += ["  " + ev(e, 2) for e in chain["root_causes"]]
     if chain["sensitive_sources"]:
         lines.append("")
-        lines.append("Sensitive sources:" if not forward else "Sensitive data read downstream:")
+        carried = any(e.get("carried") for e in chain["sensitive_sources"])
+        lines.append(
+            ("Sensitive sources" if not forward else "Sensitive data read downstream")
+            + (" (CARRIED: its content reached the target):" if carried else ":")
+        )
         for e in chain["sensitive_sources"]:
-            mark = "  (its content reached the target)" if e.get("carried") else ""
-            lines.append("  " + _ev(e) + mark)
+            lines.append("  " + ev(e, 2, ("CARRIED",) if e.get("carried") else ()))
     by_dst: dict[str, list[dict[str, Any]]] = {}
     for ed in chain["edges"]:
         by_dst.setdefault(ed["src"] if forward else ed["dst"], []).append(ed)
     lines.append("")
     lines.append(f"Chain ({len(chain['events'])} events, ranked; evidence edges before context):")
     for e in chain["events"][:limit]:
-        lines.append(f"  {e.get('score', 0):.2f}  " + _ev(e))
+        lines.append(f"  {e.get('score', 0):.2f}  " + ev(e, 8))
     if len(chain["events"]) > limit:
         lines.append(f"  ... {len(chain['events']) - limit} more (use --format json for all)")
     flows = [
@@ -139,8 +171,8 @@ def chain_text(chain: dict[str, Any], *, limit: int = 25, forward: bool = False)
         for ed in flows[:10]:
             ev = ed["evidence"]
             lines.append(
-                f"  {ed['src'][:10]} -> {ed['dst'][:10]}: ~{ev.get('matched_bytes')} bytes matched "
-                f"({ev.get('encoding', 'raw')}), {ev.get('from')} -> {ev.get('to')}"
+                f"  {ed['src'][:10]} -> {ed['dst'][:10]}  ~{ev.get('matched_bytes')} B {ev.get('encoding', 'raw')}"
+                f"  ({ev.get('from')} -> {ev.get('to')})"
             )
     c = chain.get("containment")
     if c:
@@ -156,4 +188,6 @@ def chain_text(chain: dict[str, Any], *, limit: int = 25, forward: bool = False)
             vals = c.get(k) or []
             lines.append(f"  {label}: {len(vals)}")
             lines += [f"    {v}" for v in vals[:20]]
+    if width is not None:  # whatever is still too long (a long path to quarantine) is clipped too
+        lines = [ln if len(ln) <= width else ln[: width - 1] + "…" for ln in lines]
     return "\n".join(lines) + "\n"
