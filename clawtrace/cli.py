@@ -320,9 +320,9 @@ def import_openclaw(
 
 
 def _emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None = None) -> None:
-    from clawtrace.report.render import write_rows
+    from clawtrace.report.render import terminal_width, write_rows
 
-    write_rows(rows, _fmt(fmt), sys.stdout, columns)
+    write_rows(rows, _fmt(fmt), sys.stdout, columns, width=terminal_width(sys.stdout))
 
 
 @cli.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,38 @@ def test_why_on_a_terminal_fits_its_width_and_keeps_the_flags(imported: Path) ->
     # A pipe gets whole lines, as before.
     piped = run(imported, "why", target[:10], "--format", "table")
     assert max(map(len, piped.split("\n"))) > 90 and "…" not in piped.split("Chain")[0]
+
+
+@pytest.mark.parametrize("command", [["egress"], ["hunt"], ["sessions"], ["timeline", "s-incident-1"]])
+def test_tables_on_a_terminal_fit_its_width(imported: Path, command: list[str]) -> None:
+    text = _run_in_terminal(["--db", str(imported), *command], columns=100)
+    lines = [ln for ln in text.rstrip("\n").split("\n") if ln]
+    rule = next(i for i, ln in enumerate(lines) if ln.startswith("─"))
+    header, rows = lines[rule - 1], [ln for ln in lines[rule + 1 :] if not ln.startswith("(")]
+    assert len(rows) >= 2
+    assert max(len(ln) for ln in [header, *rows]) <= 100, [ln for ln in rows if len(ln) > 100]
+    spans = [(m.start(), m.end()) for m in re.finditer("─+", lines[rule])]
+    cols = [header[a:b].strip() for a, b in spans]
+
+    def cell(row: str, name: str) -> str:
+        a, b = spans[cols.index(name)]
+        return row[a:b].strip()
+
+    # Every event id shown is a prefix the commands accept; times read as times.
+    piped = json.loads(run(imported, *command, "--format", "json"))
+    found = piped["findings"] if isinstance(piped, dict) else piped
+    if "event_id" in cols:
+        ids = [r["event_id"] for r in found]
+        for row in rows:
+            shown = cell(row, "event_id")
+            assert len(shown) >= 12 and "…" not in shown and any(i.startswith(shown) for i in ids)
+    for name in {"ts", "started", "ended"} & set(cols):
+        for row in rows:
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d*)?", cell(row, name)), cell(row, name)
+    # What had to go is named, never dropped silently.
+    if "hidden to fit the terminal" in text:
+        note = next(ln for ln in lines if "hidden to fit the terminal" in ln)
+        assert all(name.strip() not in cols for name in note[1:].split(" hidden")[0].split(","))
+    # Piped, the same table is whole: full ISO times, nothing hidden.
+    whole = run(imported, *command, "--format", "table")
+    assert "hidden to fit" not in whole and "T" in whole.split("\n")[2]

@@ -6,9 +6,10 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import shutil
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 __all__ = ["FORMATS", "write_rows", "write_json", "chain_text", "to_jsonable", "terminal_width"]
 
@@ -37,9 +38,18 @@ def write_json(obj: Any, out: TextIO) -> None:
     out.write(json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False) + "\n")
 
 
-def _cell(v: Any, width: int) -> str:
+_ISO_TS: Final = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d{1,3})?)\d*Z")
+
+
+def _cell(v: Any, width: int, compact: bool = False) -> str:
+    """One table cell; ``compact`` (a terminal) shows times as ``2026-11-26 08:04:19.389``."""
     if v is None:
         return ""
+    if compact and isinstance(v, (str, dt.datetime)):
+        text = to_jsonable(v)
+        m = _ISO_TS.fullmatch(text) if isinstance(text, str) else None
+        if m:
+            return f"{m.group(1)} {m.group(2)}"
     if isinstance(v, list) and all(isinstance(x, (str, int, float)) for x in v):
         s = ", ".join(str(x) for x in v)
     elif isinstance(v, (list, dict)):
@@ -50,10 +60,85 @@ def _cell(v: Any, width: int) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
+def _id_column(name: str) -> bool:
+    """Columns holding event ids: shortened without an ellipsis, as a prefix is still an id
+    the commands accept (``clawtrace why 3fa9c01d``)."""
+    return name in ("event_id", "id", "src", "dst")
+
+
+_PROSE: Final = frozenset({"summary", "carried", "flags", "artifact", "url", "detail", "sources", "note"})
+"""Columns of free text: the first to give way when a table is wider than the terminal."""
+_TIMES: Final = frozenset({"ts", "time", "started", "ended", "first_seen", "last_seen", "at"})
+
+
+def _column_class(name: str) -> tuple[int, int, str]:
+    """(order in which it gives way, narrowest width, how it is clipped: ``end`` with an
+    ellipsis, ``prefix`` without one, ``middle`` keeping both ends)."""
+    if _id_column(name):
+        return 0, 12, "prefix"  # 12 hex digits are as good a reference as 24
+    if name in _TIMES:
+        return 1, 19, "prefix"  # 2026-11-26 08:04:19: the date and the second
+    if name in _PROSE:
+        return 2, 16, "end"
+    return 3, max(min(len(name), 12), 6), "middle"  # session-3f2a…-next-day keeps its tail
+
+
+def _fit_widths(cols: Sequence[str], widths: list[int], width: int) -> list[int | None]:
+    """Column widths that fit ``width`` (two spaces between columns), None for a column that
+    had to be hidden. Event ids give way first, then times, then free text, each down to its
+    narrowest (``_column_class``), the widest column of a class a character at a time; then
+    free-text columns are hidden, rightmost first; only then does the rest give way."""
+    classes = [_column_class(c) for c in cols]
+
+    def attempt(hidden: set[int], ranks: tuple[int, ...]) -> tuple[list[int | None], int]:
+        out: list[int | None] = [None if i in hidden else w for i, w in enumerate(widths)]
+        shown = [i for i, w in enumerate(out) if w is not None]
+        excess = sum(widths[i] for i in shown) + 2 * (len(shown) - 1) - width
+        for rank in ranks:
+            members = [i for i in shown if classes[i][0] == rank]
+            while members and excess > 0:
+                k = max(members, key=lambda i: out[i] - classes[i][1])  # type: ignore[operator]
+                if out[k] <= classes[k][1]:  # type: ignore[operator]
+                    break
+                out[k] -= 1  # type: ignore[operator]
+                excess -= 1
+        return out, excess
+
+    hidden: set[int] = set()
+    out, excess = attempt(hidden, (0, 1, 2))
+    for i in reversed(range(len(cols))):
+        if excess <= 0:
+            break
+        if classes[i][0] == 2:
+            hidden.add(i)
+            out, excess = attempt(hidden, (0, 1, 2))
+    if excess > 0:
+        out, excess = attempt(hidden, (0, 1, 2, 3))
+    return out
+
+
+def _clip(cell: str, width: int, how: str) -> str:
+    if len(cell) <= width:
+        return cell
+    if how == "prefix":
+        return cell[:width].rstrip(".")
+    if how == "middle" and width >= 7:
+        head = (width - 1) // 2
+        return cell[:head] + "…" + cell[len(cell) - (width - 1 - head) :]
+    return cell[: width - 1] + "…"
+
+
 def write_rows(
-    rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, columns: Sequence[str] | None = None, *, max_width: int = 60
+    rows: Sequence[dict[str, Any]],
+    fmt: str,
+    out: TextIO,
+    columns: Sequence[str] | None = None,
+    *,
+    max_width: int = 60,
+    width: int | None = None,
 ) -> None:
-    """Write rows (dicts) to ``out`` in one of FORMATS."""
+    """Write rows (dicts) to ``out`` in one of FORMATS. A table with ``width`` (a terminal's)
+    fits it: the widest columns are clipped first, ids keep a usable prefix."""
     cols = list(columns) if columns else (list(rows[0].keys()) if rows else [])
     if fmt == "json":
         write_json([{c: r.get(c) for c in cols} if columns else r for r in rows], out)
@@ -80,13 +165,26 @@ def write_rows(
         if not rows:
             out.write("(no rows)\n")
             return
-        cells = [[_cell(r.get(c), max_width) for c in cols] for r in rows]
+        cells = [[_cell(r.get(c), max_width, width is not None) for c in cols] for r in rows]
         widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+        hidden: list[str] = []
+        if width is not None:
+            fitted = _fit_widths(cols, widths, width)
+            if fitted != widths:
+                keep = [i for i, w in enumerate(fitted) if w is not None]
+                hidden = [cols[i] for i, w in enumerate(fitted) if w is None]
+                how = [_column_class(c)[2] for c in cols]
+                cells = [[_clip(row[i], fitted[i], how[i]) for i in keep] for row in cells]  # type: ignore[arg-type]
+                cols = [_clip(cols[i], fitted[i], "end") for i in keep]  # type: ignore[arg-type]
+                widths = [fitted[i] for i in keep]  # type: ignore[misc]
         buf = io.StringIO()
         buf.write("  ".join(c.ljust(widths[i]) for i, c in enumerate(cols)).rstrip() + "\n")
         buf.write("  ".join("─" * widths[i] for i in range(len(cols))) + "\n")
         for row in cells:
             buf.write("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip() + "\n")
+        if hidden:
+            note = f"({', '.join(hidden)} hidden to fit the terminal: widen it, or --format json)"
+            buf.write((note if width is None or len(note) <= width else note[: width - 1] + "…") + "\n")
         out.write(buf.getvalue())
 
 
