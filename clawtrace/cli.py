@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -430,7 +431,25 @@ def show(obj: Ctx, event: str, fmt: str | None) -> None:
     if f == "csv":
         _emit([{k: v for k, v in doc.items() if k not in ("edges_in", "edges_out")}], "csv")
         return
+    from clawtrace.report.render import fit_line, terminal_width
+
+    width = terminal_width(sys.stdout)
     w = sys.stdout.write
+
+    def field(label: str, value: str) -> None:
+        # The detail view shows every value whole: on a terminal, wrapped at words under its
+        # label (a hash longer than the line stays in one piece, for copying).
+        if width is not None and len(value) > width - 17:
+            value = textwrap.fill(
+                value,
+                max(width, 47),
+                initial_indent=" " * 17,
+                subsequent_indent=" " * 17,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )[17:]
+        w(f"{label:>15}: {value}\n")
+
     for k in (
         "event_id",
         "kind",
@@ -448,20 +467,19 @@ def show(obj: Ctx, event: str, fmt: str | None) -> None:
         "content_size",
     ):
         if doc.get(k) is not None:
-            w(f"{k:>15}: {doc[k]}\n")
+            field(k, str(doc[k]))
     if doc["secrets"]:
-        w(f"{'secrets':>15}: {', '.join(doc['secrets'])}\n")
+        field("secrets", ", ".join(doc["secrets"]))
     if doc["attrs"]:
         w(f"{'attrs':>15}:\n")
         for k, v in sorted(doc["attrs"].items()):
-            w(f"{'':>17}{k} = {json.dumps(v, ensure_ascii=False)[:200]}\n")
+            w(fit_line(f"{'':>17}{k} = {json.dumps(v, ensure_ascii=False)[:200]}", width) + "\n")
     for label, key, arrow in (("caused by", "edges_in", "<-"), ("led to", "edges_out", "->")):
         if doc[key]:
             w(f"{label:>15}:\n")
             for ed in doc[key]:
-                w(
-                    f"{'':>17}{arrow} {ed['kind']:<10} {ed['event_id'][:10]}  {ed['event_kind']:<13} {ed['summary'] or ''}\n"
-                )
+                line = f"{'':>17}{arrow} {ed['kind']:<10} {ed['event_id'][:10]}  {ed['event_kind']:<13} {ed['summary'] or ''}"
+                w(fit_line(line, width) + "\n")
 
 
 # ----------------------------------------------------------------------------- causal

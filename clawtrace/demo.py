@@ -279,13 +279,6 @@ def _hunt_lines(db: str, sessions: list[str]) -> list[str]:
     return lines
 
 
-def _fit(line: str, width: int | None) -> str:
-    """``line`` clipped to a terminal of ``width`` columns (after a two-space indent)."""
-    if width is None or len(line) <= width - 2:
-        return line
-    return line[: max(width - 3, 20)] + "…"
-
-
 def _para(text: str, width: int | None, indent: str, more: str) -> str:
     """Prose for the terminal: wrapped at words to ``width``, continuation lines indented by
     ``more``; whole when the output is not a terminal."""
@@ -295,7 +288,7 @@ def _para(text: str, width: int | None, indent: str, more: str) -> str:
 
 
 def _report(r: DemoResult, out: TextIO) -> None:
-    from clawtrace.report.render import chain_text, terminal_width
+    from clawtrace.report.render import chain_text, fit_line, terminal_width
 
     w = out.write
     width = terminal_width(out)
@@ -343,7 +336,7 @@ def _report(r: DemoResult, out: TextIO) -> None:
     hunted = _hunt_lines(r.db, r.sessions)
     if hunted:
         w("\n== Hunting: clawtrace hunt runs every detection in queries/ ==\n")
-        w("".join(f"  {_fit(line, width)}\n" for line in hunted))
+        w("".join(fit_line(f"  {line}", width) + "\n" for line in hunted))
     w("\n== Next ==\n")
     for cmd, what in (
         ("clawtrace hunt", "every detection, findings ranked by severity"),

@@ -191,7 +191,11 @@ def _run_in_terminal(args: list[str], columns: int) -> str:
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": str(columns), "LINES": "50"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "clawtrace", *args], stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+        [sys.executable, "-m", "clawtrace", *args],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
     )
     os.close(slave)
     chunks = []
@@ -261,3 +265,19 @@ def test_tables_on_a_terminal_fit_its_width(imported: Path, command: list[str]) 
     # Piped, the same table is whole: full ISO times, nothing hidden.
     whole = run(imported, *command, "--format", "table")
     assert "hidden to fit" not in whole and "T" in whole.split("\n")[2]
+
+
+def test_show_on_a_terminal_fits_its_width_and_wraps_the_summary(imported: Path) -> None:
+    target = [r for r in _exfil(imported) if r["session_id"] == "s-incident-1"][0]["event_id"]
+    caller = json.loads(run(imported, "show", target, "--format", "json"))["edges_in"]
+    call = next(e for e in caller if e["event_kind"] == "process.exec" or e["event_kind"] == "tool.call")
+    doc = json.loads(run(imported, "show", call["event_id"], "--format", "json"))
+    assert len(doc["summary"]) > 60
+    text = _run_in_terminal(["--db", str(imported), "show", call["event_id"]], columns=84)
+    lines = text.rstrip("\n").split("\n")
+    assert max(map(len, lines)) <= 84, [ln for ln in lines if len(ln) > 84]
+    assert f"content_sha256: {doc['content_sha256']}" in text  # whole, for copying
+    # The detail view keeps the whole summary, wrapped under its label.
+    at = next(i for i, ln in enumerate(lines) if ln.strip().startswith("summary:"))
+    shown = " ".join(ln.strip() for ln in lines[at : at + 6] if ln.startswith(" " * 17) or ln is lines[at])
+    assert " ".join(doc["summary"].split()) in " ".join(shown.replace("summary:", "", 1).split())

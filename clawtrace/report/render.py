@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any, Final, TextIO
 
-__all__ = ["FORMATS", "write_rows", "write_json", "chain_text", "to_jsonable", "terminal_width"]
+__all__ = ["FORMATS", "write_rows", "write_json", "chain_text", "to_jsonable", "terminal_width", "fit_line"]
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -184,8 +184,13 @@ def write_rows(
             buf.write("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip() + "\n")
         if hidden:
             note = f"({', '.join(hidden)} hidden to fit the terminal: widen it, or --format json)"
-            buf.write((note if width is None or len(note) <= width else note[: width - 1] + "…") + "\n")
+            buf.write(fit_line(note, width) + "\n")
         out.write(buf.getvalue())
+
+
+def fit_line(line: str, width: int | None) -> str:
+    """``line`` clipped with an ellipsis to ``width`` columns (None: left whole)."""
+    return line if width is None or len(line) <= width else line[: width - 1] + "…"
 
 
 def terminal_width(out: TextIO) -> int | None:
@@ -226,20 +231,20 @@ def chain_text(chain: dict[str, Any], *, limit: int = 25, forward: bool = False,
     """A readable rendering of a ``why``/``impact`` result; with ``width``, every event line
     fits in that many columns (summaries clipped, flags kept)."""
 
-    def ev(e: dict[str, Any], used: int, extra: tuple[str, ...] = ()) -> str:
+    def line(e: dict[str, Any], used: int, extra: tuple[str, ...] = ()) -> str:
         return _ev(e, None if width is None else width - used, extra)
 
     lines: list[str] = []
     t = chain["target"]
     if "event_id" in t:
         lead = "Impact of " if forward else "Why "
-        lines.append(lead + ev(t, len(lead)))
+        lines.append(lead + line(t, len(lead)))
     else:
         lines.append(f"Impact of artifact {t.get('artifact')} ({t.get('events')} events touch it)")
     if chain["root_causes"]:
         lines.append("")
         lines.append("Probable root causes:" if not forward else "Untrusted origins:")
-        lines += ["  " + ev(e, 2) for e in chain["root_causes"]]
+        lines += ["  " + line(e, 2) for e in chain["root_causes"]]
     if chain["sensitive_sources"]:
         lines.append("")
         carried = any(e.get("carried") for e in chain["sensitive_sources"])
@@ -248,14 +253,14 @@ def chain_text(chain: dict[str, Any], *, limit: int = 25, forward: bool = False,
             + (" (CARRIED: its content reached the target):" if carried else ":")
         )
         for e in chain["sensitive_sources"]:
-            lines.append("  " + ev(e, 2, ("CARRIED",) if e.get("carried") else ()))
+            lines.append("  " + line(e, 2, ("CARRIED",) if e.get("carried") else ()))
     by_dst: dict[str, list[dict[str, Any]]] = {}
     for ed in chain["edges"]:
         by_dst.setdefault(ed["src"] if forward else ed["dst"], []).append(ed)
     lines.append("")
     lines.append(f"Chain ({len(chain['events'])} events, ranked; evidence edges before context):")
     for e in chain["events"][:limit]:
-        lines.append(f"  {e.get('score', 0):.2f}  " + ev(e, 8))
+        lines.append(f"  {e.get('score', 0):.2f}  " + line(e, 8))
     if len(chain["events"]) > limit:
         lines.append(f"  ... {len(chain['events']) - limit} more (use --format json for all)")
     flows = [
@@ -287,5 +292,5 @@ def chain_text(chain: dict[str, Any], *, limit: int = 25, forward: bool = False,
             lines.append(f"  {label}: {len(vals)}")
             lines += [f"    {v}" for v in vals[:20]]
     if width is not None:  # whatever is still too long (a long path to quarantine) is clipped too
-        lines = [ln if len(ln) <= width else ln[: width - 1] + "…" for ln in lines]
+        lines = [fit_line(ln, width) for ln in lines]
     return "\n".join(lines) + "\n"
