@@ -24,6 +24,14 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("db", "CLAWTRACE_DB", "./clawtrace.duckdb", "The DuckDB store every command reads and writes."),
     Setting(
+        "memory_limit",
+        "CLAWTRACE_MEMORY_LIMIT",
+        "2GB",
+        "Memory DuckDB may use for the store (e.g. 512MB, 4GB; 0: DuckDB's own default, 80% of RAM)."
+        " Past it, large queries spill to a temp dir beside the store: clawtrace runs next to the"
+        " agent it watches, and a long import would otherwise cache up to most of the machine's RAM.",
+    ),
+    Setting(
         "keep_content",
         "CLAWTRACE_KEEP_CONTENT",
         "0",

@@ -827,3 +827,46 @@ def test_a_compaction_summary_carries_what_it_replaced(tmp_path: Path, db: Path,
     with Store.open(db, read_only=True) as st:
         found = hunt(st, ["untrusted_then_action"])
     assert [f.session_id for f in found] == [sid] and "http://evil.test/page" in found[0].summary, found
+
+
+def test_batches_are_bounded_by_content_bytes_and_split_changes_nothing(state: Path, tmp_path: Path) -> None:
+    """A batch closes at ``batch_bytes`` of content as well as at ``batch_events`` (ingest
+    holds about ten times a batch's content at its peak, and 20 000 events of pages and
+    file reads can carry gigabytes). Cut into the smallest batches (one session each), the
+    import stores exactly what one batch stores: the same events, edges and chain."""
+    one, many = tmp_path / "one.duckdb", tmp_path / "many.duckdb"
+    with Store.open(one) as st:
+        import_openclaw(state, lambda b: ingest(st, b, source="openclaw"))
+    sizes: list[tuple[int, int]] = []
+
+    def sink(b: Any) -> Any:
+        sizes.append((len(b.events), sum(len(e.content) for e in b.events if e.content is not None)))
+        return ingest(st2, b, source="openclaw")
+
+    with Store.open(many) as st2:
+        import_openclaw(state, sink, batch_bytes=1)
+    assert len(sizes) >= 4, sizes  # every session with content closed its own batch
+
+    def snapshot(db: Path) -> tuple[Any, ...]:
+        ev = rows(db, "SELECT event_id, kind, sensitivity, trust, content_sha256 FROM events ORDER BY event_id")
+        ed = rows(
+            db,
+            "SELECT s.event_id AS src, d.event_id AS dst, e.kind FROM edges e JOIN events s ON s.seq = e.src "
+            "JOIN events d ON d.seq = e.dst ORDER BY 1, 2, 3",
+        )
+        sec = rows(db, "SELECT e.event_id, s.type, s.digest FROM secrets s JOIN events e USING (seq) ORDER BY 1, 2, 3")
+        with Store.open(db, read_only=True) as st:
+            target = next(e for e in egress(st) if e["destination"] == "exfil.test:8080")["event_id"]
+            w = why(st, target).as_dict()
+        return (
+            ev,
+            ed,
+            sec,
+            sorted(r["event_id"] for r in w["root_causes"]),
+            sorted(r["event_id"] for r in w["sensitive_sources"]),
+        )
+
+    a, b = snapshot(one), snapshot(many)
+    assert a[0] == b[0] and len(a[0]) > 20
+    assert a[1] == b[1] and len(a[1]) > 20
+    assert a[2:] == b[2:]

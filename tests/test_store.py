@@ -232,3 +232,41 @@ def test_clip_is_the_whole_text_normalised_and_cut(parts: list[str], n: int) -> 
     assert clip(text, n) == (whole if len(whole) <= n else whole[: n - 3] + "...")
     # a text whose first 4 n characters are blank: the rest still makes the summary
     assert clip(" " * 4 * n + text + " tail", n) == clip(text + " tail", n)
+
+
+def _memory_limit(db: Path, *, read_only: bool = False) -> int:
+    with Store.open(db, read_only=read_only) as s:
+        row = s.con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()
+    assert row is not None
+    num, unit = row[0].split()
+    return int(float(num) * {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[unit])
+
+
+def test_duckdb_memory_is_capped_by_the_memory_limit_setting(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB caches up to 80% of RAM by default: a long import on the agent's own machine
+    grew past 2 GB. The store caps it at CLAWTRACE_MEMORY_LIMIT (default 2GB), readers too."""
+    monkeypatch.delenv("CLAWTRACE_MEMORY_LIMIT", raising=False)
+    # DuckDB shows the limit rounded ("1.8 GiB"): compare within its display's precision.
+    assert _memory_limit(db) == pytest.approx(2e9, rel=0.05)
+    assert _memory_limit(db, read_only=True) == pytest.approx(2e9, rel=0.05)
+    monkeypatch.setenv("CLAWTRACE_MEMORY_LIMIT", "512MB")
+    assert _memory_limit(db) == pytest.approx(512e6, rel=0.05)
+    monkeypatch.setenv("CLAWTRACE_MEMORY_LIMIT", "0")  # DuckDB's own default, whatever the machine
+    with duckdb.connect() as plain:
+        own = plain.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()
+    with Store.open(db) as s:
+        mine = s.con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()
+    assert mine == own
+
+
+def test_a_bad_memory_limit_is_a_one_line_error_naming_the_variable(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from clawtrace.cli import cli
+
+    Store.open(db).close()
+    monkeypatch.setenv("CLAWTRACE_MEMORY_LIMIT", "lots")
+    r = CliRunner().invoke(cli, ["--db", str(db), "sessions"])
+    assert r.exit_code == 1
+    assert "CLAWTRACE_MEMORY_LIMIT='lots' is not a memory size" in r.stderr and "4GB" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout

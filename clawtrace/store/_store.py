@@ -12,8 +12,10 @@ from typing import Any
 
 import duckdb
 
+from clawtrace import config
 from clawtrace.errors import (
     AmbiguousIdError,
+    InputError,
     NotFoundError,
     QueryError,
     SchemaTooNewError,
@@ -93,6 +95,23 @@ def _wrap(path: str, e: duckdb.Error) -> StoreError:
     return StoreError(f"store {path}: {msg.splitlines()[0]}")
 
 
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)", re.IGNORECASE)
+
+
+def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Cap DuckDB's memory at the ``memory_limit`` setting (``CLAWTRACE_MEMORY_LIMIT``)."""
+    value, origin = config.resolve("memory_limit")
+    value = value.strip()
+    if value in ("0", ""):
+        return
+    if not _SIZE.fullmatch(value):
+        raise InputError(
+            f"{origin}={value!r} is not a memory size; use a number and a unit, e.g. "
+            f"{origin}=4GB (or 0 for DuckDB's default)"
+        )
+    con.execute(f"SET memory_limit = '{value}'")
+
+
 class Store:
     """A clawtrace store in one DuckDB file.
 
@@ -134,6 +153,7 @@ class Store:
             p = snap
         store = cls(con, p, read_only)
         try:
+            _limit_memory(con)
             store._check_schema(migrate=migrate and not read_only)
         except BaseException:
             con.close()
