@@ -865,6 +865,13 @@ def _schema(obj: Ctx) -> int:
     help="Spans per ingest transaction, at most.",
 )
 @click.option(
+    "--batch-bytes",
+    default=64 << 20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Spool bytes per ingest transaction, about (bounds the writer's memory).",
+)
+@click.option(
     "--snapshot-interval",
     default=2.0,
     show_default=True,
@@ -883,6 +890,7 @@ def serve(
     spool_limit: int,
     max_backlog: int,
     batch_spans: int,
+    batch_bytes: int,
     snapshot_interval: float,
     keep_content: bool,
 ) -> None:
@@ -920,6 +928,7 @@ def serve(
         spool_limit=spool_limit,
         max_backlog=max_backlog,
         batch_spans=batch_spans,
+        batch_bytes=batch_bytes,
         snapshot_interval=snapshot_interval,
         keep_content=keep_content,
     )

@@ -102,6 +102,10 @@ class ReceiverConfig:
     """Spans received but not yet stored beyond which requests get 429."""
     batch_spans: int = 20_000
     """Spans per ingest transaction, at most."""
+    batch_bytes: int = 64 << 20
+    """...and spool bytes per ingest transaction, about (a batch is closed once past it): a
+    backlog of spans carrying 256 KB contents would otherwise make a 5 GB batch, and ingest
+    holds about ten times a batch's content at its peak."""
     snapshot_interval: float = 2.0
     """Seconds between snapshots of the store, at least."""
     keep_content: bool = False
@@ -563,7 +567,7 @@ class Receiver:
         pos = start
         spans: list[OtlpSpan] = []
         consumed = 0
-        while len(spans) < self.config.batch_spans:
+        while len(spans) < self.config.batch_spans and consumed < self.config.batch_bytes:
             nxt = spool.next_frame(pos)
             if nxt is None:
                 break

@@ -333,3 +333,28 @@ def test_read_only_open_falls_back_to_the_snapshot(
         assert re.search(r"store is locked by clawtrace serve; reading the snapshot of \d\d:\d\d:\d\d", caplog.text)
         with pytest.raises(StoreLockedError):
             Store.open(db)  # writers never fall back
+
+
+@pytest.mark.parametrize(("batch_bytes", "batches"), [(None, 1), ("1", 4)])
+def test_a_spool_backlog_is_stored_in_batches_bounded_by_bytes(
+    db: Path, serve: Callable[..., Server], batch_bytes: str | None, batches: int
+) -> None:
+    """A backlog (here: frames a killed receiver left in the spool) is drained in batches
+    of at most --batch-spans spans and about --batch-bytes bytes: one batch when it fits,
+    one per frame when every frame is past the bound. Either way every span is stored."""
+    from clawtrace.receiver import Spool
+
+    spool = Spool(str(db) + ".spool")
+    ids: list[tuple[str, str]] = []
+    for tag in range(4):
+        body, got = _request(5, 100 + tag)
+        spool.append(body)
+        ids += got
+    spool.close()
+    srv = serve(db, *(["--batch-bytes", batch_bytes] if batch_bytes else []))
+    h = srv.wait_drained()
+    assert h["spans_stored"] == 20
+    _, _, text = srv.request("GET", "/metrics")
+    assert f"clawtrace_receiver_batches_total {batches}" in text.decode()
+    assert srv.stop() == 0
+    assert set(ids) <= _stored_ids(db)
