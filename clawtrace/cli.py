@@ -185,7 +185,9 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
       clawtrace import otlp traces.jsonl archive/*.pb.gz
       clawtrace import otlp --sample
     """
+    from clawtrace import semconv as sc
     from clawtrace.ingest.otlp import read_otlp_file, spans_to_batch
+    from clawtrace.model import BATCH_BYTES
     from clawtrace.store import IngestResult, ingest
 
     paths = list(files)
@@ -211,14 +213,17 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
         for p in paths:
             say(f"importing {p} ...")
             pending: list[Any] = []
+            content = 0  # bytes of content pending: a batch also closes at BATCH_BYTES of it
             for spans, problem in read_otlp_file(p):
                 if problem:
                     problems += 1
                     say(f"warning: {problem}")
                     continue
                 pending.extend(spans)
-                if len(pending) >= batch_spans:
+                content += sum(len(str(s.attrs.get(sc.CONTENT_TEXT) or "")) for s in spans)
+                if len(pending) >= batch_spans or content >= BATCH_BYTES:
                     flush(pending)
+                    content = 0
             flush(pending)
     say(
         f"imported {total.events} events, {total.edges} edges, {total.spans} raw spans into {obj.db}"

@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import posixpath
 import re
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from clawtrace.semconv import EventKind, Sensitivity, Trust
@@ -162,6 +162,14 @@ class Edge:
     kind: str
     confidence: float = 1.0
     evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+BATCH_BYTES: Final = 64 << 20
+"""Bytes of content per ingest batch, about: importers and the receiver close a batch once past
+it (as well as at their count of events or spans). Ingest holds about ten times a batch's
+content at its peak (decoded text, redaction views, fingerprint arrays), and 20 000 events of
+web pages and file reads can carry gigabytes; bounded by bytes, a large import runs in bounded
+memory (a 300 MB batch peaked at 3 GB, 64 MB batches at about 0.8 GB)."""
 
 
 @dataclasses.dataclass(slots=True)

@@ -41,6 +41,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from clawtrace import _gc
 from clawtrace.errors import ClawtraceError, InputError
 from clawtrace.ingest.otlp import OtlpSpan, decode_request, spans_to_batch
+from clawtrace.model import BATCH_BYTES
 from clawtrace.store import Store, ingest
 
 __all__ = [
@@ -102,10 +103,9 @@ class ReceiverConfig:
     """Spans received but not yet stored beyond which requests get 429."""
     batch_spans: int = 20_000
     """Spans per ingest transaction, at most."""
-    batch_bytes: int = 64 << 20
-    """...and spool bytes per ingest transaction, about (a batch is closed once past it): a
-    backlog of spans carrying 256 KB contents would otherwise make a 5 GB batch, and ingest
-    holds about ten times a batch's content at its peak."""
+    batch_bytes: int = BATCH_BYTES
+    """...and spool bytes per ingest transaction, about (``model.BATCH_BYTES``): a backlog of
+    spans carrying 256 KB contents would otherwise make a 5 GB batch."""
     snapshot_interval: float = 2.0
     """Seconds between snapshots of the store, at least."""
     keep_content: bool = False

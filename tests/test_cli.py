@@ -281,3 +281,26 @@ def test_show_on_a_terminal_fits_its_width_and_wraps_the_summary(imported: Path)
     at = next(i for i, ln in enumerate(lines) if ln.strip().startswith("summary:"))
     shown = " ".join(ln.strip() for ln in lines[at : at + 6] if ln.startswith(" " * 17) or ln is lines[at])
     assert " ".join(doc["summary"].split()) in " ".join(shown.replace("summary:", "", 1).split())
+
+
+def test_import_otlp_closes_batches_at_the_content_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import otlp`` closes a batch at ``model.BATCH_BYTES`` of content as well as at
+    --batch-spans; split that way, the sample stores the same events, edges and verdicts."""
+    import clawtrace.model
+
+    whole, split = tmp_path / "whole.duckdb", tmp_path / "split.duckdb"
+    run(whole, "import", "otlp", "--sample")
+    monkeypatch.setattr(clawtrace.model, "BATCH_BYTES", 1)
+    run(split, "import", "otlp", "--sample")
+
+    def facts(db: Path) -> tuple[int, int, int, list[tuple[str, str]]]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            batches, events, edges = con.execute(
+                "SELECT (SELECT count(*) FROM ingest_log), (SELECT count(*) FROM events), (SELECT count(*) FROM edges)"
+            ).fetchone()
+        verdicts = sorted((r["event_id"], r["verdict"]) for r in json.loads(run(db, "egress", "--format", "json")))
+        return batches, events, edges, verdicts
+
+    a, b = facts(whole), facts(split)
+    assert a[0] == 1 and b[0] > 1
+    assert a[1:] == b[1:]

@@ -68,11 +68,8 @@ __all__ = ["ImportSummary", "default_state_dir", "import_openclaw", "read_opencl
 
 BATCH_EVENTS = 20000
 """Sessions are handed to the sink in batches of about this many events (one transaction each)."""
-BATCH_BYTES = 64 << 20
-"""...or of about this many bytes of content, whichever comes first. Ingest holds about ten
-times a batch's content at its peak (decoded text, fingerprint arrays), and 20 000 events of
-web pages and file reads can carry gigabytes: bounded by bytes, a large state dir imports in
-bounded memory (about 0.7 GB at the peak, against 3 GB for one 300 MB batch)."""
+BATCH_BYTES = model.BATCH_BYTES
+"""...or of about this many bytes of content, whichever comes first (see ``model.BATCH_BYTES``)."""
 
 _TOOL_START = re.compile(r"embedded run tool start: runId=(\S+) tool=(\S+) toolCallId=(\S+)")
 
