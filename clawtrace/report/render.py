@@ -83,37 +83,36 @@ def _column_class(name: str) -> tuple[int, int, str]:
     return 3, max(min(len(name), 12), 6), "middle"  # session-3f2a…-next-day keeps its tail
 
 
-def _fit_widths(cols: Sequence[str], widths: list[int], width: int) -> list[int | None]:
-    """Column widths that fit ``width`` (two spaces between columns), None for a column that
-    had to be hidden. Event ids give way first, then times, then free text, each down to its
-    narrowest (``_column_class``), the widest column of a class a character at a time; then
-    free-text columns are hidden, rightmost first; only then does the rest give way."""
+def _fit_widths(cols: Sequence[str], widths: list[int], width: int) -> dict[int, int]:
+    """The columns to show and their widths (index -> width), fitting ``width`` with two
+    spaces between columns. Event ids give way first, then times, then free text, each down
+    to its narrowest (``_column_class``), the widest column of a class a character at a time;
+    then free-text columns are hidden, rightmost first; only then does the rest give way."""
     classes = [_column_class(c) for c in cols]
 
-    def attempt(hidden: set[int], ranks: tuple[int, ...]) -> tuple[list[int | None], int]:
-        out: list[int | None] = [None if i in hidden else w for i, w in enumerate(widths)]
-        shown = [i for i, w in enumerate(out) if w is not None]
-        excess = sum(widths[i] for i in shown) + 2 * (len(shown) - 1) - width
+    def attempt(shown: list[int], ranks: tuple[int, ...]) -> tuple[dict[int, int], int]:
+        out = {i: widths[i] for i in shown}
+        excess = sum(out.values()) + 2 * (len(out) - 1) - width
         for rank in ranks:
             members = [i for i in shown if classes[i][0] == rank]
             while members and excess > 0:
-                k = max(members, key=lambda i: out[i] - classes[i][1])  # type: ignore[operator]
-                if out[k] <= classes[k][1]:  # type: ignore[operator]
+                k = max(members, key=lambda i: out[i] - classes[i][1])
+                if out[k] <= classes[k][1]:
                     break
-                out[k] -= 1  # type: ignore[operator]
+                out[k] -= 1
                 excess -= 1
         return out, excess
 
-    hidden: set[int] = set()
-    out, excess = attempt(hidden, (0, 1, 2))
+    shown = list(range(len(cols)))
+    out, excess = attempt(shown, (0, 1, 2))
     for i in reversed(range(len(cols))):
         if excess <= 0:
             break
         if classes[i][0] == 2:
-            hidden.add(i)
-            out, excess = attempt(hidden, (0, 1, 2))
+            shown.remove(i)
+            out, excess = attempt(shown, (0, 1, 2))
     if excess > 0:
-        out, excess = attempt(hidden, (0, 1, 2, 3))
+        out, _ = attempt(shown, (0, 1, 2, 3))
     return out
 
 
@@ -138,7 +137,8 @@ def write_rows(
     width: int | None = None,
 ) -> None:
     """Write rows (dicts) to ``out`` in one of FORMATS. A table with ``width`` (a terminal's)
-    fits it: the widest columns are clipped first, ids keep a usable prefix."""
+    fits it (``_fit_widths``) and shows times as ``2026-11-26 08:04:19.389``; columns that
+    had to be hidden are named under it."""
     cols = list(columns) if columns else (list(rows[0].keys()) if rows else [])
     if fmt == "json":
         write_json([{c: r.get(c) for c in cols} if columns else r for r in rows], out)
@@ -170,13 +170,12 @@ def write_rows(
         hidden: list[str] = []
         if width is not None:
             fitted = _fit_widths(cols, widths, width)
-            if fitted != widths:
-                keep = [i for i, w in enumerate(fitted) if w is not None]
-                hidden = [cols[i] for i, w in enumerate(fitted) if w is None]
-                how = [_column_class(c)[2] for c in cols]
-                cells = [[_clip(row[i], fitted[i], how[i]) for i in keep] for row in cells]  # type: ignore[arg-type]
-                cols = [_clip(cols[i], fitted[i], "end") for i in keep]  # type: ignore[arg-type]
-                widths = [fitted[i] for i in keep]  # type: ignore[misc]
+            keep = sorted(fitted)
+            hidden = [c for i, c in enumerate(cols) if i not in fitted]
+            how = [_column_class(c)[2] for c in cols]
+            cells = [[_clip(row[i], fitted[i], how[i]) for i in keep] for row in cells]
+            cols = [_clip(cols[i], fitted[i], "end") for i in keep]
+            widths = [fitted[i] for i in keep]
         buf = io.StringIO()
         buf.write("  ".join(c.ljust(widths[i]) for i, c in enumerate(cols)).rstrip() + "\n")
         buf.write("  ".join("─" * widths[i] for i in range(len(cols))) + "\n")
