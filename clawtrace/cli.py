@@ -20,6 +20,7 @@ import click
 
 from clawtrace import __version__, _gc, config
 from clawtrace.errors import ClawtraceError, NotFoundError
+from clawtrace.model import BATCH_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -185,9 +186,9 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
       clawtrace import otlp traces.jsonl archive/*.pb.gz
       clawtrace import otlp --sample
     """
+    from clawtrace import model
     from clawtrace import semconv as sc
     from clawtrace.ingest.otlp import read_otlp_file, spans_to_batch
-    from clawtrace.model import BATCH_BYTES
     from clawtrace.store import IngestResult, ingest
 
     paths = list(files)
@@ -221,7 +222,7 @@ def import_otlp(obj: Ctx, files: tuple[Path, ...], sample: bool, keep_content: b
                     continue
                 pending.extend(spans)
                 content += sum(len(str(s.attrs.get(sc.CONTENT_TEXT) or "")) for s in spans)
-                if len(pending) >= batch_spans or content >= BATCH_BYTES:
+                if len(pending) >= batch_spans or content >= model.BATCH_BYTES:
                     flush(pending)
                     content = 0
             flush(pending)
@@ -871,7 +872,7 @@ def _schema(obj: Ctx) -> int:
 )
 @click.option(
     "--batch-bytes",
-    default=64 << 20,
+    default=BATCH_BYTES,
     show_default=True,
     type=click.IntRange(1),
     help="Spool bytes per ingest transaction, about (bounds the writer's memory).",
