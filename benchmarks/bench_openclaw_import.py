@@ -14,6 +14,10 @@ Figures, all in one run on the same files:
 - ``import_mb_s``: the full import into a fresh DuckDB store (fingerprints, redaction, edges).
 - ``reimport_mb_s``: the same import again (adds nothing; ``reimport_added`` must be 0).
 - ``*_vs_json``: each as a ratio to the anchor.
+- ``import_peak_rss_mb`` / ``import_base_rss_mb``: the process's resident memory at its
+  highest during the full import (sampled every 10 ms, DuckDB's native memory included) and
+  just before it. Batches close at 20 000 events or 64 MB of content and DuckDB is capped by
+  ``CLAWTRACE_MEMORY_LIMIT``, so the peak should not grow with ``--mb``.
 
 Run ``python benchmarks/bench_openclaw_import.py [--quick] [--mb N]``.
 """
@@ -235,6 +239,45 @@ def _anchor(state: Path) -> tuple[int, float]:
     return size, time.perf_counter() - t0
 
 
+class _PeakRss:
+    """The highest VmRSS of this process while the block runs (a thread samples it)."""
+
+    def __init__(self, every: float = 0.01) -> None:
+        import threading
+
+        self.every = every
+        self.base = self.peak = _rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, _rss_mb())
+
+    def __enter__(self) -> _PeakRss:
+        self.base = self.peak = _rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mb())
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: the lifetime peak
+
+
 def run(quick: bool = False, mb: float = 40.0) -> dict[str, Any]:
     """Build the state dir, then time the anchor, mapping only, import and re-import."""
     from clawtrace.ingest.openclaw import import_openclaw
@@ -251,7 +294,7 @@ def run(quick: bool = False, mb: float = 40.0) -> dict[str, Any]:
         map_s = time.perf_counter() - t0
         db = tmp / "b.duckdb"
         t0 = time.perf_counter()
-        with Store.open(db) as st:
+        with _PeakRss() as mem, Store.open(db) as st:
             first = import_openclaw(state, lambda b: ingest(st, b, source="openclaw"))
         import_s = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -273,6 +316,8 @@ def run(quick: bool = False, mb: float = 40.0) -> dict[str, Any]:
             "import_vs_json": round(mbytes / import_s / anchor, 3),
             "reimport_vs_json": round(mbytes / reimport_s / anchor, 3),
             "reimport_added": again.events,
+            "import_peak_rss_mb": round(mem.peak, 1),
+            "import_base_rss_mb": round(mem.base, 1),
             "problems": len(first.problems),
         }
         return res

@@ -60,6 +60,16 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "secret_then_egress_findings",
         "untrusted_then_action_vs_anchor",
     ),
+    "bench_openclaw_import": (
+        "transcript_mb",
+        "json_anchor_mb_s",
+        "map_mb_s",
+        "import_mb_s",
+        "import_vs_json",
+        "reimport_vs_json",
+        "import_peak_rss_mb",
+        "import_base_rss_mb",
+    ),
     "bench_receiver": (
         "bare_spans_s",
         "ack_spans_s",
