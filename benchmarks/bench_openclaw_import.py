@@ -17,7 +17,8 @@ Figures, all in one run on the same files:
 - ``import_peak_rss_mb`` / ``import_base_rss_mb``: the process's resident memory at its
   highest during the full import (sampled every 10 ms, DuckDB's native memory included) and
   just before it. Batches close at 20 000 events or 64 MB of content and DuckDB is capped by
-  ``CLAWTRACE_MEMORY_LIMIT``, so the peak should not grow with ``--mb``.
+  ``CLAWTRACE_MEMORY_LIMIT`` (2 GB by default), so the peak levels off at about that cap plus
+  one batch's working set instead of growing with ``--mb``.
 
 Run ``python benchmarks/bench_openclaw_import.py [--quick] [--mb N]``.
 """

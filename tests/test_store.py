@@ -251,6 +251,9 @@ def test_duckdb_memory_is_capped_by_the_memory_limit_setting(db: Path, monkeypat
     assert _memory_limit(db, read_only=True) == pytest.approx(2e9, rel=0.05)
     monkeypatch.setenv("CLAWTRACE_MEMORY_LIMIT", "512MB")
     assert _memory_limit(db) == pytest.approx(512e6, rel=0.05)
+    # And DuckDB draws no progress bar over clawtrace's own progress lines.
+    with Store.open(db) as s:
+        assert s.con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
     monkeypatch.setenv("CLAWTRACE_MEMORY_LIMIT", "0")  # DuckDB's own default, whatever the machine
     with duckdb.connect() as plain:
         own = plain.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()
