@@ -56,6 +56,9 @@ def handle_errors(fn: F) -> F:
         except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
             if os.environ.get("CLAWTRACE_DEBUG"):
                 raise
+            hint = config.memory_hint(str(e))
+            if hint:  # not a bug: the store needs more memory than it may use
+                raise click.ClickException(str(e).splitlines()[0] + hint) from e
             raise click.ClickException(
                 f"internal error: {type(e).__name__}: {e}; rerun with CLAWTRACE_DEBUG=1 for the traceback and report it"
             ) from e

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-__all__ = ["Setting", "SETTINGS", "resolve", "default_db_path"]
+__all__ = ["Setting", "SETTINGS", "resolve", "default_db_path", "memory_hint"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,3 +53,14 @@ def resolve(name: str) -> tuple[str, str]:
 def default_db_path() -> str:
     """The store path from ``CLAWTRACE_DB`` or ``./clawtrace.duckdb``."""
     return resolve("db")[0]
+
+
+def memory_hint(message: str) -> str:
+    """For a DuckDB error that says it ran out of memory: what to do about it (else "")."""
+    if "Out of Memory Error" not in message:
+        return ""
+    value, _ = resolve("memory_limit")
+    return (
+        f"; DuckDB reached its memory limit (CLAWTRACE_MEMORY_LIMIT={value}): raise it, "
+        "e.g. CLAWTRACE_MEMORY_LIMIT=8GB, or 0 for DuckDB's own default (80% of RAM)"
+    )

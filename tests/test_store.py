@@ -273,3 +273,21 @@ def test_a_bad_memory_limit_is_a_one_line_error_naming_the_variable(db: Path, mo
     assert r.exit_code == 1
     assert "CLAWTRACE_MEMORY_LIMIT='lots' is not a memory size" in r.stderr and "4GB" in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_running_out_of_the_memory_limit_says_which_setting_to_raise(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from clawtrace.cli import cli
+
+    monkeypatch.delenv("CLAWTRACE_MEMORY_LIMIT", raising=False)
+    assert CliRunner().invoke(cli, ["--db", str(db), "import", "otlp", "--sample"]).exit_code == 0
+    monkeypatch.setenv("CLAWTRACE_MEMORY_LIMIT", "1MB")
+    for args in (["hunt"], ["why", "c7a306ea"]):
+        r = CliRunner().invoke(cli, ["--db", str(db), *args, "--format", "json"])
+        assert r.exit_code == 1, r.output
+        assert "Out of Memory Error" in r.stderr
+        assert "CLAWTRACE_MEMORY_LIMIT=1MB): raise it, e.g. CLAWTRACE_MEMORY_LIMIT=8GB" in r.stderr
+        assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    monkeypatch.delenv("CLAWTRACE_MEMORY_LIMIT")
+    assert CliRunner().invoke(cli, ["--db", str(db), "why", "c7a306ea", "--format", "json"]).exit_code == 0

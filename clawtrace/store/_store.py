@@ -92,7 +92,7 @@ def _wrap(path: str, e: duckdb.Error) -> StoreError:
             "truncated by a copy or a full disk); restore it from a copy, check it with "
             f"`clawtrace --db COPY verify`, or re-import the evidence into a new store with --db"
         )
-    return StoreError(f"store {path}: {msg.splitlines()[0]}")
+    return StoreError(f"store {path}: {msg.splitlines()[0]}{config.memory_hint(msg)}")
 
 
 _SIZE = re.compile(r"\d+(\.\d+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)", re.IGNORECASE)
@@ -256,7 +256,7 @@ class Store:
             cols = [d[0] for d in cur.description] if cur.description else []
             return cols, cur.fetchall()
         except duckdb.Error as e:
-            raise QueryError(f"query failed: {str(e).splitlines()[0]}") from e
+            raise QueryError(f"query failed: {str(e).splitlines()[0]}{config.memory_hint(str(e))}") from e
 
     def df(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
         """Run SQL and return a pandas DataFrame."""
@@ -264,7 +264,7 @@ class Store:
             cur = self.con.execute(query, params) if params is not None else self.con.execute(query)
             return cur.df()
         except duckdb.Error as e:
-            raise QueryError(f"query failed: {str(e).splitlines()[0]}") from e
+            raise QueryError(f"query failed: {str(e).splitlines()[0]}{config.memory_hint(str(e))}") from e
 
     def explain(self, query: str, params: dict[str, Any]) -> None:
         """EXPLAIN a query with parameters (raises QueryError when it does not bind)."""
