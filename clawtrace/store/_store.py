@@ -103,7 +103,10 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
     turn off DuckDB's progress bar: it draws on stderr, terminal or not, whenever a statement
     runs past two seconds (a commit late in a large import), right through clawtrace's own
     progress lines."""
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass  # under Jupyter without ipywidgets DuckDB refuses to touch the setting, and draws no bar
     value, origin = config.resolve("memory_limit")
     value = value.strip()
     if value in ("0", ""):
