@@ -32,24 +32,13 @@ for p in (str(ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
+from _proc import status_mb  # noqa: E402
+
 FULL_RUNS = [{"n_events": 10_000_000}]
 """What ``run.py`` runs without ``--quick``."""
 
 ANCHOR_SQL = "SELECT kind, count(*) FROM events GROUP BY kind"
 """The anchor: a full scan of ``events`` (one column), grouped."""
-
-
-def _peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(db: str, reps: int) -> dict[str, Any]:
@@ -87,7 +76,7 @@ def _child(db: str, reps: int) -> dict[str, Any]:
         "sum_s": total,
         "hunt_s": whole,
         "findings": len(every),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": status_mb("VmHWM"),
     }
 
 

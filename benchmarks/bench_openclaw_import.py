@@ -37,10 +37,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for p in (str(ROOT), str(HERE)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
 
 import zstandard
+from _proc import status_mb
 
 _WORDS = [
     "deploy",
@@ -247,36 +249,23 @@ class _PeakRss:
         import threading
 
         self.every = every
-        self.base = self.peak = _rss_mb()
+        self.base = self.peak = status_mb("VmRSS")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
         while not self._stop.wait(self.every):
-            self.peak = max(self.peak, _rss_mb())
+            self.peak = max(self.peak, status_mb("VmRSS"))
 
     def __enter__(self) -> _PeakRss:
-        self.base = self.peak = _rss_mb()
+        self.base = self.peak = status_mb("VmRSS")
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _rss_mb())
-
-
-def _rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: the lifetime peak
+        self.peak = max(self.peak, status_mb("VmRSS"))
 
 
 def run(quick: bool = False, mb: float = 40.0) -> dict[str, Any]:
