@@ -98,7 +98,7 @@ def _wrap(path: str, e: duckdb.Error) -> StoreError:
 _SIZE = re.compile(r"\d+(\.\d+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)", re.IGNORECASE)
 
 
-def _configure(con: duckdb.DuckDBPyConnection) -> None:
+def _connection_settings(con: duckdb.DuckDBPyConnection) -> None:
     """Cap DuckDB's memory at the ``memory_limit`` setting (``CLAWTRACE_MEMORY_LIMIT``), and
     turn off DuckDB's progress bar: it draws on stderr, terminal or not, whenever a statement
     runs past two seconds (a commit late in a large import), right through clawtrace's own
@@ -160,7 +160,7 @@ class Store:
             p = snap
         store = cls(con, p, read_only)
         try:
-            _configure(con)
+            _connection_settings(con)
             store._check_schema(migrate=migrate and not read_only)
         except BaseException:
             con.close()

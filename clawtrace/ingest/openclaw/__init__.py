@@ -881,10 +881,11 @@ def import_openclaw(
 ) -> ImportSummary:
     """Import OpenClaw evidence at ``path`` (default: ``default_state_dir()``) through ``sink``.
 
-    ``sink`` is called with each ``model.Batch`` (whole sessions, about ``batch_events`` events
-    or ``batch_bytes`` bytes of content, whichever comes first) and may return an ``IngestResult``, whose counts are summed. ``home`` is the
-    agent's home directory, for ``~`` in paths (default: the parent of a ``~/.openclaw``
-    state dir; otherwise ``~`` stays unexpanded). ``known_sessions(prefix)`` lists stored
+    ``sink`` is called with each ``model.Batch`` (whole sessions, about ``batch_events``
+    events or ``batch_bytes`` bytes of content, whichever comes first) and may return an
+    ``IngestResult``, whose counts are summed. ``home`` is the agent's home directory, for
+    ``~`` in paths (default: the parent of a ``~/.openclaw`` state dir; otherwise ``~`` stays
+    unexpanded). ``known_sessions(prefix)`` lists stored
     session ids starting with ``prefix``: an export bundle whose session id OpenClaw masked
     then joins its session (the CLI passes the store's). ``since_ms`` (epoch ms) leaves out
     transcript files and bundles last written before it, agent-DB sessions with no row since,
