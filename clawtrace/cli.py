@@ -329,10 +329,14 @@ def import_openclaw(
 # ----------------------------------------------------------------------------- listing
 
 
-def _emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None = None) -> None:
+def _emit(
+    rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None = None, give_way: tuple[str, ...] = ()
+) -> None:
+    """Rows to stdout; on a terminal too narrow for the table, ``give_way`` names the columns
+    to hide first (after empty ones), before any free text the reader came for."""
     from clawtrace.report.render import terminal_width, write_rows
 
-    write_rows(rows, _fmt(fmt), sys.stdout, columns, width=terminal_width(sys.stdout))
+    write_rows(rows, _fmt(fmt), sys.stdout, columns, width=terminal_width(sys.stdout), give_way=give_way)
 
 
 @cli.command()
@@ -353,7 +357,7 @@ def sessions(obj: Ctx, fmt: str | None, agent: str | None) -> None:
     out = [dict(zip(cols, r)) for r in rows]
     for r in out:
         r["started"], r["ended"] = iso(r["started"]), iso(r["ended"])
-    _emit(out, fmt)
+    _emit(out, fmt, give_way=("source", "ended", "agent_id"))
 
 
 _TIMELINE_COLS = ["event_id", "ts", "kind", "tool_name", "trust", "sensitivity", "summary"]
@@ -385,7 +389,7 @@ def timeline(obj: Ctx, session: str, fmt: str | None) -> None:
     for r in out:
         r["ts"] = iso(r["ts"])
     f = _fmt(fmt)
-    _emit(out, f, _TIMELINE_COLS if f == "table" else None)
+    _emit(out, f, _TIMELINE_COLS if f == "table" else None, give_way=("tool_name", "trust"))
 
 
 @cli.command()
@@ -577,7 +581,7 @@ def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) ->
             )
             n = len({s for c in r["carried"] for s in c["secrets"]})
             r["carried"] = ", ".join(a.removeprefix("file://") for a in arts) + (f" ({n} secrets)" if n else "")
-        _emit(rows, f, _EGRESS_COLS)
+        _emit(rows, f, _EGRESS_COLS, give_way=("summary", "session_id", "ts"))
         n = sum(1 for r in rows if r["verdict"] == "exfiltration")
         if n:
             say(f"{n} exfiltration(s); next: clawtrace why EVENT")
@@ -656,7 +660,7 @@ def hunt(
     if f == "table":
         for r in rows:
             r["related"] = len(r["related"])
-    _emit(rows, f, _HUNT_COLS if f == "table" else None)
+    _emit(rows, f, _HUNT_COLS if f == "table" else None, give_way=("related", "session_id"))
     if not found:
         say("no findings")
         return

@@ -232,6 +232,10 @@ def test_why_on_a_terminal_fits_its_width_and_keeps_the_flags(imported: Path) ->
     assert max(map(len, piped.split("\n"))) > 90 and "…" not in piped.split("Chain")[0]
 
 
+# What each listing is read for, which must survive a 100-column terminal.
+_KEPT_AT_100 = {"egress": "carried", "hunt": "summary", "sessions": "flags", "timeline": "summary"}
+
+
 @pytest.mark.parametrize("command", [["egress"], ["hunt"], ["sessions"], ["timeline", "s-incident-1"]])
 def test_tables_on_a_terminal_fit_its_width(imported: Path, command: list[str]) -> None:
     text = _run_in_terminal(["--db", str(imported), *command], columns=100)
@@ -256,8 +260,11 @@ def test_tables_on_a_terminal_fit_its_width(imported: Path, command: list[str]) 
             shown = cell(row, "event_id")
             assert len(shown) >= 12 and "…" not in shown and any(i.startswith(shown) for i in ids)
     for name in {"ts", "started", "ended"} & set(cols):
-        for row in rows:
-            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d*)?", cell(row, name)), cell(row, name)
+        for row in rows:  # to the second or to the millisecond, never a clipped fraction
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{3})?", cell(row, name)), cell(row, name)
+    # The column the listing is read for stays: the command's own give-way order and empty
+    # columns go before it.
+    assert _KEPT_AT_100[command[0]] in cols, (cols, text)
     # What had to go is named, never dropped silently.
     if "hidden to fit the terminal" in text:
         note = next(ln for ln in lines if "hidden to fit the terminal" in ln)

@@ -68,6 +68,8 @@ def _id_column(name: str) -> bool:
 
 _PROSE: Final = frozenset({"summary", "carried", "flags", "artifact", "url", "detail", "sources", "note"})
 """Columns of free text: the first to give way when a table is wider than the terminal."""
+_PATHS: Final = frozenset({"carried", "artifact", "url", "sources"})
+"""Free text made of paths and URLs: clipped in the middle, as the file name is at the end."""
 _TIMES: Final = frozenset({"ts", "time", "started", "ended", "first_seen", "last_seen", "at"})
 
 
@@ -79,15 +81,17 @@ def _column_class(name: str) -> tuple[int, int, str]:
     if name in _TIMES:
         return 1, 19, "prefix"  # 2026-11-26 08:04:19: the date and the second
     if name in _PROSE:
-        return 2, 16, "end"
+        return 2, 16, "middle" if name in _PATHS else "end"
     return 3, max(min(len(name), 12), 6), "middle"  # session-3f2a…-next-day keeps its tail
 
 
-def _fit_widths(cols: Sequence[str], widths: list[int], width: int) -> dict[int, int]:
+def _fit_widths(cols: Sequence[str], widths: list[int], width: int, give_way: Sequence[int] = ()) -> dict[int, int]:
     """The columns to show and their widths (index -> width), fitting ``width`` with two
-    spaces between columns. Event ids give way first, then times, then free text, each down
-    to its narrowest (``_column_class``), the widest column of a class a character at a time;
-    then free-text columns are hidden, rightmost first; only then does the rest give way."""
+    spaces between columns. Event ids give way first, then times (from milliseconds
+    straight to the second: ``10:37:07.30`` helps nobody), then free text, each down to its
+    narrowest (``_column_class``), the widest column of a class a character at a time. If
+    that is not enough, columns are hidden: those of ``give_way`` (indices) in order, then
+    free-text columns, rightmost first; only then does the rest give way."""
     classes = [_column_class(c) for c in cols]
 
     def attempt(shown: list[int], ranks: tuple[int, ...]) -> tuple[dict[int, int], int]:
@@ -99,16 +103,18 @@ def _fit_widths(cols: Sequence[str], widths: list[int], width: int) -> dict[int,
                 k = max(members, key=lambda i: out[i] - classes[i][1])
                 if out[k] <= classes[k][1]:
                     break
-                out[k] -= 1
-                excess -= 1
+                step = out[k] - classes[k][1] if rank == 1 else 1
+                out[k] -= step
+                excess -= step
         return out, excess
 
     shown = list(range(len(cols)))
     out, excess = attempt(shown, (0, 1, 2))
-    for i in reversed(range(len(cols))):
+    prose = [i for i in reversed(range(len(cols))) if classes[i][0] == 2]
+    for i in [*give_way, *prose]:
         if excess <= 0:
             break
-        if classes[i][0] == 2:
+        if i in shown:
             shown.remove(i)
             out, excess = attempt(shown, (0, 1, 2))
     if excess > 0:
@@ -135,10 +141,13 @@ def write_rows(
     *,
     max_width: int = 60,
     width: int | None = None,
+    give_way: Sequence[str] = (),
 ) -> None:
     """Write rows (dicts) to ``out`` in one of FORMATS. A table with ``width`` (a terminal's)
     fits it (``_fit_widths``) and shows times as ``2026-11-26 08:04:19.389``; columns that
-    had to be hidden are named under it."""
+    had to be hidden are named under it. When columns must be hidden to fit, those left
+    empty in every row go first, then those of ``give_way`` in order (what the command's
+    reader needs least), then free text."""
     cols = list(columns) if columns else (list(rows[0].keys()) if rows else [])
     if fmt == "json":
         write_json([{c: r.get(c) for c in cols} if columns else r for r in rows], out)
@@ -169,7 +178,9 @@ def write_rows(
         widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
         hidden: list[str] = []
         if width is not None:
-            fitted = _fit_widths(cols, widths, width)
+            empty = [i for i, c in enumerate(cols) if not any(row[i] for row in cells)]
+            order = [*empty, *(cols.index(c) for c in give_way if c in cols)]
+            fitted = _fit_widths(cols, widths, width, list(dict.fromkeys(order)))
             keep = sorted(fitted)
             hidden = [c for i, c in enumerate(cols) if i not in fitted]
             how = [_column_class(c)[2] for c in cols]
