@@ -582,9 +582,9 @@ def egress(obj: Ctx, fmt: str | None, session: str | None, since: str | None) ->
             n = len({s for c in r["carried"] for s in c["secrets"]})
             r["carried"] = ", ".join(a.removeprefix("file://") for a in arts) + (f" ({n} secrets)" if n else "")
         _emit(rows, f, _EGRESS_COLS, give_way=("summary", "session_id", "ts"))
-        n = sum(1 for r in rows if r["verdict"] == "exfiltration")
-        if n:
-            say(f"{n} exfiltration(s); next: clawtrace why EVENT")
+        exfil = [r["event_id"] for r in rows if r["verdict"] == "exfiltration"]
+        if exfil:
+            say(f"{len(exfil)} exfiltration(s); next: clawtrace why {exfil[0][:12]}")
         b = sum(1 for r in rows if r["verdict"] == "blocked")
         if b:
             say(f"{b} egress attempt(s) blocked by a policy gate (never sent); next: clawtrace why EVENT")
@@ -666,9 +666,8 @@ def hunt(
         return
     by_sev = {s: sum(1 for x in found if x.severity == s) for s in h.SEVERITIES}
     say(f"{len(found)} finding(s): " + ", ".join(f"{n} {s}" for s, n in by_sev.items() if n))
-    say(
-        f"next: clawtrace why {found[0].event_id}   clawtrace graph {found[0].event_id}   clawtrace show {found[0].event_id}"
-    )
+    top = found[0].event_id[:12]  # a prefix the commands accept, as in the table: the hint fits a terminal
+    say(f"next: clawtrace why {top}   clawtrace graph {top}   clawtrace show {top}")
     if exit_code:
         raise click.exceptions.Exit(1)
 

@@ -58,6 +58,10 @@ def test_egress_finds_both_exfiltrations_and_not_the_benign_one(imported: Path) 
         assert any((c["artifact"] or "").endswith("/.aws/credentials") for c in r["carried"])
         assert any(s.startswith("secret://aws_access_key/") for c in r["carried"] for s in c["secrets"])
     assert by_session["s-incident-1"]["carried"][0]["evidence"]["encoding"] == "base64"
+    # The table's hint names the first exfiltration, by the prefix the table shows.
+    r = CliRunner().invoke(cli, ["--db", str(imported), "egress", "--format", "table"])
+    first = next(x for x in rows if x["verdict"] == "exfiltration")["event_id"][:12]
+    assert r.exit_code == 0 and f"2 exfiltration(s); next: clawtrace why {first}" in r.stderr
 
 
 def test_why_names_the_page_and_the_credentials(imported: Path) -> None:

@@ -493,9 +493,11 @@ def test_cli_hunt_json_table_list_and_exit_codes(two_incidents: tuple[Path, Batc
         "references",
     }
     assert rows[0]["ts"].endswith("Z")
-    assert f"clawtrace why {rows[0]['event_id']}" in r.stderr and f"clawtrace graph {rows[0]['event_id']}" in r.stderr
-    # The finding's key event is what `why` takes.
-    w = CliRunner().invoke(cli, ["--db", str(db), "why", rows[0]["event_id"], "--format", "json"])
+    # The hint names the top finding's event by the 12-character prefix the table shows
+    # (a line that fits a terminal), and `why` takes that prefix as it is.
+    top = rows[0]["event_id"][:12]
+    assert f"clawtrace why {top}   clawtrace graph {top}" in r.stderr
+    w = CliRunner().invoke(cli, ["--db", str(db), "why", top, "--format", "json"])
     assert w.exit_code == 0 and json.loads(w.stdout)["target"]["event_id"] == rows[0]["event_id"]
     # ... unless asked for, as scripts and CI do
     t = CliRunner().invoke(cli, ["--db", str(db), "hunt", "secret_then_egress", "--format", "table", "--exit-code"])
