@@ -870,3 +870,17 @@ def test_batches_are_bounded_by_content_bytes_and_split_changes_nothing(state: P
     assert a[0] == b[0] and len(a[0]) > 20
     assert a[1] == b[1] and len(a[1]) > 20
     assert a[2:] == b[2:]
+    # A session larger than any bound (OpenClaw's main session grows for months) is cut
+    # inside: its events in order, its edges with the last part. Still the same store.
+    cut = tmp_path / "cut.duckdb"
+    parts: list[list[str]] = []
+
+    def sink3(b: Any) -> Any:
+        parts.append([e.session_id or "" for e in b.events])
+        return ingest(st3, b, source="openclaw")
+
+    with Store.open(cut) as st3:
+        import_openclaw(state, sink3, batch_events=3)
+    assert max(map(len, parts)) <= 6 and any(len(p) == 3 for p in parts), parts
+    assert any(p and p[0] == q[-1] for p, q in zip(parts[1:], parts) if q), "no session was cut"
+    assert snapshot(cut) == a

@@ -122,6 +122,33 @@ KnownSessions = Callable[[str], list[str]]
 """Session ids already stored that start with a prefix (to place a bundle with a masked id)."""
 
 
+def _split(b: model.Batch, max_events: int, max_bytes: int) -> list[model.Batch]:
+    """``b`` as batches of at most ``max_events`` events and about ``max_bytes`` of content.
+
+    Batches hold whole sessions, but one session can outgrow any bound (OpenClaw's main
+    session is one transcript that grows for months). Its events are then cut in order; the
+    edges, artifacts and raw spans ride with the last part, when every event they name is
+    stored (an edge whose end is in no batch yet waits in the store, as across sessions).
+    Only a batch past twice a bound is cut: the session that tips a batch over stays whole.
+    """
+    content = sum(len(e.content) for e in b.events if e.content is not None)
+    if len(b.events) <= 2 * max_events and content <= 2 * max_bytes:
+        return [b]
+    parts: list[model.Batch] = [model.Batch()]
+    size = 0
+    for e in b.events:
+        n = len(e.content) if e.content is not None else 0
+        cur = parts[-1]
+        if cur.events and (len(cur.events) >= max_events or size + n > max_bytes):
+            parts.append(model.Batch())
+            size = 0
+        parts[-1].events.append(e)
+        size += n
+    last = parts[-1]
+    last.edges, last.artifacts, last.spans, last.problems = b.edges, b.artifacts, b.spans, b.problems
+    return parts
+
+
 class _Importer:
     def __init__(
         self,
@@ -176,9 +203,10 @@ class _Importer:
             return
         self.pending = model.Batch()
         self.pending_bytes = 0
-        self.s.read_events += len(b.events)
-        self.s.add_result(self.sink(b))
-        self.tick(force=True)
+        for part in _split(b, self.batch_events, self.batch_bytes):
+            self.s.read_events += len(part.events)
+            self.s.add_result(self.sink(part))
+            self.tick(force=True)
 
     def tick(self, force: bool = False) -> None:
         """A progress line: at every stored batch, else at most one a second."""
