@@ -755,6 +755,40 @@ def test_since_imports_the_recent_part_first_and_the_rest_later(state: Path, db:
     assert rows(db, q) == rows(full, q)
 
 
+def test_since_reads_only_the_recent_sessions_of_an_agent_db(state: Path, tmp_path: Path) -> None:
+    """In an agent DB, --since keeps the sessions last written at or after it, each read
+    whole (its older rows too), and counts the others as left out."""
+    import shutil
+
+    agent_dir = tmp_path / "agent"
+    shutil.copytree(state / "agents" / "ops" / "agent", agent_dir)
+    with sqlite3.connect(agent_dir / "openclaw-agent.sqlite") as con:
+        con.execute("UPDATE transcript_events SET created_at = created_at + seq * 1000")  # rows a second apart
+        (sid, first, last, n) = con.execute(
+            "SELECT session_id, min(created_at), max(created_at), count(*) FROM transcript_events GROUP BY 1"
+        ).fetchone()
+        # An older session: the same rows a week earlier, under another id.
+        old = "0ld5e551-0000-4000-8000-000000000001"
+        con.execute(
+            "INSERT INTO transcript_events SELECT ?, seq, replace(event_json, ?, ?), created_at - 604800000, "
+            "event_zstd, event_utf8_bytes, navigation_json FROM transcript_events WHERE session_id = ?",
+            (old, sid, old, sid),
+        )
+    assert n > 1 and first < last
+    db = tmp_path / "recent.duckdb"
+    with Store.open(db) as st:  # since the last row: the session is read whole, its first rows too
+        s = import_openclaw(
+            agent_dir / "openclaw-agent.sqlite", lambda b: ingest(st, b, source="openclaw"), since_ms=last
+        )
+    got = rows(db, "SELECT session_id, count(*) AS n FROM events WHERE session_id IS NOT NULL GROUP BY 1")
+    assert [r["session_id"] for r in got] == [sid] and s.older == 1
+    with Store.open(tmp_path / "all.duckdb") as st:
+        import_openclaw(agent_dir / "openclaw-agent.sqlite", lambda b: ingest(st, b, source="openclaw"))
+    every = rows(tmp_path / "all.duckdb", "SELECT session_id, count(*) AS n FROM events GROUP BY 1 ORDER BY 1")
+    assert {r["session_id"] for r in every} >= {sid, old}
+    assert next(r["n"] for r in every if r["session_id"] == sid) == got[0]["n"]
+
+
 def test_cli_since(state: Path, tmp_path: Path) -> None:
     db = tmp_path / "since.duckdb"
     r = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(state), "--since", "2099-01-01"])

@@ -378,14 +378,16 @@ class _Importer:
                     if row.get("role") == "agent" and row.get("agent_id") and not agent:
                         agent = str(row["agent_id"])
                 self.read_index_db(con, label, agent)
+                recent: list[str] | None = None
                 if self.since_ms is not None:
-                    row = con.execute(
-                        "SELECT count(*) FROM (SELECT 1 FROM transcript_events GROUP BY session_id "
-                        "HAVING max(created_at) < ?)",
-                        (self.since_ms,),
-                    ).fetchone()
-                    self.s.older += int(row[0]) if row else 0
-                for sid, entries, size in agent_db_sessions(con, label, self.s.problems, self.since_ms):
+                    # One pass for each session's last write (created_at has no index); the
+                    # recent sessions are then read through the primary key.
+                    latest = con.execute(
+                        "SELECT session_id, max(created_at) FROM transcript_events GROUP BY session_id ORDER BY 1"
+                    ).fetchall()
+                    recent = [sid for sid, t in latest if t is not None and t >= self.since_ms]
+                    self.s.older += sum(1 for _, t in latest if t is not None and t < self.since_ms)
+                for sid, entries, size in agent_db_sessions(con, label, self.s.problems, recent):
                     header = entries[0].data if entries and entries[0].data.get("type") == "session" else None
                     body = entries[1:] if header else entries
                     self.load_db_trajectory(con, sid, label)

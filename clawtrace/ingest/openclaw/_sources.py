@@ -17,7 +17,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -288,36 +288,22 @@ def read_jsonl(p: Path, problems: list[str], *, what: str = "line") -> tuple[lis
 
 
 def agent_db_sessions(
-    con: sqlite3.Connection, label: str, problems: list[str], since_ms: int | None = None
+    con: sqlite3.Connection, label: str, problems: list[str], sessions: Sequence[str] | None = None
 ) -> Iterator[tuple[str, list[Entry], int]]:
     """(session id, its transcript entries in seq order, bytes) for each session of an agent DB;
-    with ``since_ms``, only sessions written to at or after that time (epoch ms)."""
+    with ``sessions``, only those, each read through the primary key (not a scan of the rest)."""
     dec = zstandard.ZstdDecompressor()
-    recent = (
-        ""
-        if since_ms is None
-        else " WHERE session_id IN (SELECT session_id FROM transcript_events GROUP BY session_id"
-        f" HAVING max(created_at) >= {int(since_ms)})"
-    )
-    cur = con.execute(
-        "SELECT session_id, seq, event_json, event_zstd, created_at FROM transcript_events"
-        f"{recent} ORDER BY session_id, seq"
+    select = "SELECT session_id, seq, event_json, event_zstd, created_at FROM transcript_events"
+    reads: list[tuple[str, tuple[str, ...]]] = (
+        [(select + " ORDER BY session_id, seq", ())]
+        if sessions is None
+        else [(select + " WHERE session_id = ? ORDER BY seq", (s,)) for s in sessions]
     )
     sid: str | None = None
     entries: list[Entry] = []
     size = 0
     loads = json.loads
-    while True:
-        try:
-            rows = cur.fetchmany(5000)
-        except sqlite3.DatabaseError as e:
-            problems.append(
-                f"{label}: transcript_events unreadable after session {sid} ({e}); the database is damaged, "
-                "rows up to here imported; try `sqlite3 DB .recover` on a copy"
-            )
-            break
-        if not rows:
-            break
+    for rows in _fetch(con, reads, label, problems, lambda: sid):
         for session_id, seq, ej, ez, created in rows:
             if session_id != sid:
                 if sid is not None:
@@ -346,6 +332,28 @@ def agent_db_sessions(
                 entries.append(Entry(d, where, created if isinstance(created, int) else None))
     if sid is not None:
         yield sid, entries, size
+
+
+def _fetch(
+    con: sqlite3.Connection,
+    reads: list[tuple[str, tuple[str, ...]]],
+    label: str,
+    problems: list[str],
+    last: Callable[[], str | None],
+) -> Iterator[list[Any]]:
+    """The rows of each read, 5 000 at a time; a damaged database ends them all with a problem
+    naming the last session read (``last()``), what was read before is kept."""
+    for sql, params in reads:
+        try:
+            cur = con.execute(sql, params)
+            while rows := cur.fetchmany(5000):
+                yield rows
+        except sqlite3.DatabaseError as e:
+            problems.append(
+                f"{label}: transcript_events unreadable after session {last()} ({e}); the database is damaged, "
+                "rows up to here imported; try `sqlite3 DB .recover` on a copy"
+            )
+            return
 
 
 def table_rows(con: sqlite3.Connection, table: str, label: str, problems: list[str]) -> list[dict[str, Any]]:
