@@ -315,3 +315,46 @@ def test_import_otlp_closes_batches_at_the_content_bound(tmp_path: Path, monkeyp
     a, b = facts(whole), facts(split)
     assert a[0] == 1 and b[0] > 1
     assert a[1:] == b[1:]
+
+
+def test_a_table_gives_way_in_the_order_the_command_names() -> None:
+    """Empty columns hide first, then the command's ``give_way`` columns in order; free text it
+    names narrows before the rest; times lose their milliseconds whole."""
+    import io
+
+    from clawtrace.report.render import write_rows
+
+    rows = [
+        {
+            "event_id": "c7a306ea1c72966218975575",
+            "ts": "2025-03-14T09:00:00.217000Z",
+            "session_id": "s-incident-1",
+            "parent": None,
+            "carried": "/home/dev/.aws/credentials, tool.result (2 secrets)",
+            "summary": "POST https://collect.evil-metrics.test/v1/ingest (180 B)",
+        }
+    ] * 2
+
+    def table(width: int, give_way: tuple[str, ...]) -> tuple[list[str], str]:
+        out = io.StringIO()
+        write_rows(rows, "table", out, width=width, give_way=give_way)
+        lines = out.getvalue().split("\n")
+        assert max(map(len, lines)) <= width
+        return lines[0].split(), out.getvalue()
+
+    cols, text = table(200, ())
+    assert cols == ["event_id", "ts", "session_id", "parent", "carried", "summary"]
+    assert "2025-03-14 09:00:00.217" in text and "hidden" not in text
+    # Narrower: the named free text narrows first; nothing is hidden while it can narrow.
+    cols, text = table(130, ("summary",))
+    body = text.split("\n")[2]
+    assert "hidden" not in text and "parent" in cols
+    assert "/home/dev/.aws/credentials, tool.result (2 secrets)" in body and "POST https://collect.evil" not in body
+    # Narrower still: the empty column hides first, then the named ones in order, `carried` last.
+    cols, text = table(90, ("summary", "session_id"))
+    assert cols == ["event_id", "ts", "session_id", "carried", "summary"] and "(parent hidden" in text
+    cols, text = table(60, ("summary", "session_id"))
+    assert cols == ["event_id", "ts", "carried"], text
+    assert "(session_id, parent, summary hidden" in text  # named in the table's order
+    # Times lose their milliseconds whole, never to a clipped fraction.
+    assert re.search(r"2025-03-14 09:00:00(\s|$)", text.split("\n")[2])

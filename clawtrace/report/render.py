@@ -89,16 +89,19 @@ def _fit_widths(cols: Sequence[str], widths: list[int], width: int, give_way: Se
     """The columns to show and their widths (index -> width), fitting ``width`` with two
     spaces between columns. Event ids give way first, then times (from milliseconds
     straight to the second: ``10:37:07.30`` helps nobody), then free text, each down to its
-    narrowest (``_column_class``), the widest column of a class a character at a time. If
+    narrowest (``_column_class``), the widest column of a class a character at a time (free
+    text named in ``give_way`` before the rest). If
     that is not enough, columns are hidden: those of ``give_way`` (indices) in order, then
     free-text columns, rightmost first; only then does the rest give way."""
     classes = [_column_class(c) for c in cols]
+    # Free text the command lets go first also narrows first.
+    rank_of = [c[0] + (0.5 if c[0] == 2 and i not in give_way else 0) for i, c in enumerate(classes)]
 
-    def attempt(shown: list[int], ranks: tuple[int, ...]) -> tuple[dict[int, int], int]:
+    def attempt(shown: list[int], ranks: tuple[float, ...]) -> tuple[dict[int, int], int]:
         out = {i: widths[i] for i in shown}
         excess = sum(out.values()) + 2 * (len(out) - 1) - width
         for rank in ranks:
-            members = [i for i in shown if classes[i][0] == rank]
+            members = [i for i in shown if rank_of[i] == rank]
             while members and excess > 0:
                 k = max(members, key=lambda i: out[i] - classes[i][1])
                 if out[k] <= classes[k][1]:
@@ -109,16 +112,16 @@ def _fit_widths(cols: Sequence[str], widths: list[int], width: int, give_way: Se
         return out, excess
 
     shown = list(range(len(cols)))
-    out, excess = attempt(shown, (0, 1, 2))
+    out, excess = attempt(shown, (0, 1, 2, 2.5))
     prose = [i for i in reversed(range(len(cols))) if classes[i][0] == 2]
     for i in [*give_way, *prose]:
         if excess <= 0:
             break
         if i in shown:
             shown.remove(i)
-            out, excess = attempt(shown, (0, 1, 2))
+            out, excess = attempt(shown, (0, 1, 2, 2.5))
     if excess > 0:
-        out, _ = attempt(shown, (0, 1, 2, 3))
+        out, _ = attempt(shown, (0, 1, 2, 2.5, 3))
     return out
 
 
