@@ -34,7 +34,10 @@ _EXEC = {"exec", "bash", "shell", "run", "terminal"}
 _MEMORY_TOOLS = {"memory_search", "memory_get"}
 _FETCHERS = {"web_fetch", "fetch"}
 _BEGIN = re.compile(r'<<<EXTERNAL_UNTRUSTED_CONTENT id="[^"]*">>>\n(?:Source: [^\n]*\n)?(?:---\n)?')
-_END = re.compile(r'\n?<<<END_EXTERNAL_UNTRUSTED_CONTENT id="[^"]*">>>')
+_END_LINE = re.compile(r'\n<<<END_EXTERNAL_UNTRUSTED_CONTENT id="[^"]*">>>')
+_END = re.compile(r'<<<END_EXTERNAL_UNTRUSTED_CONTENT id="[^"]*">>>')
+"""The closing marker with its newline, then any left without one: two patterns with a literal
+prefix, which ``re`` finds by a fast search (``\n?<<<...`` was tried at every offset)."""
 _NOTICE = re.compile(
     r"SECURITY NOTICE: The following content is from an EXTERNAL, UNTRUSTED source.*?(?=<<<EXTERNAL_UNTRUSTED_CONTENT)",
     re.DOTALL,
@@ -110,7 +113,7 @@ def unwrap_untrusted(text: str) -> tuple[str, bool]:
     if "<<<EXTERNAL_UNTRUSTED_CONTENT" not in text:
         return text, False
     text = _NOTICE.sub("", text)
-    return _END.sub("", _BEGIN.sub("", text)), True
+    return _END.sub("", _END_LINE.sub("", _BEGIN.sub("", text))), True
 
 
 def _fetch_payload(text: str) -> tuple[str, dict[str, Any]]:
