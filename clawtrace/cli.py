@@ -271,7 +271,7 @@ def import_openclaw(
       clawtrace import openclaw --since 24h
       clawtrace import openclaw ~/.openclaw-work/agents/main
     """
-    from clawtrace.ingest.openclaw import default_state_dir
+    from clawtrace.ingest.openclaw import default_state_dir, size_text
     from clawtrace.ingest.openclaw import import_openclaw as run_import
     from clawtrace.store import ingest
 
@@ -312,10 +312,10 @@ def import_openclaw(
         )
     for prob in s.problems:
         say(f"warning: {prob}")
-    mb = s.transcript_bytes / 1e6
     say(
         f"imported {s.sessions} sessions: {s.events} new events ({s.skipped} already stored), {s.edges} edges, "
-        f"{s.tool_calls} tool calls, {s.egress} egress; {mb:.1f} MB of transcripts in {s.seconds:.1f} s into {obj.db}"
+        f"{s.tool_calls} tool calls, {s.egress} egress; {size_text(s.transcript_bytes)} of transcripts "
+        f"in {s.seconds:.1f} s into {obj.db}"
         + (f"; {len(s.problems)} problem{'' if len(s.problems) == 1 else 's'} (see warnings)" if s.problems else "")
     )
     if s.older:

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from clawtrace.cli import cli
 from clawtrace.graph import egress, why
 from clawtrace.hunt import hunt
-from clawtrace.ingest.openclaw import ImportSummary, import_openclaw
+from clawtrace.ingest.openclaw import ImportSummary, import_openclaw, size_text
 from clawtrace.store import Store, ingest
 
 S1 = "5f0c2a7e-1d43-4b8e-9c61-0a9e3f2d7b14"
@@ -696,7 +696,9 @@ def test_progress_counts_sources_bytes_and_stored_events(state: Path, db: Path) 
     assert last.startswith("  ")
     total = len([x for x in lines if x.startswith("reading ")])  # databases announce themselves
     assert f"{s.sessions} sessions; {s.events} events stored" in last
-    assert f"{s.transcript_bytes / 1e6:.1f} MB" in last
+    assert f"read, {size_text(s.transcript_bytes)}, {s.sessions} sessions" in last  # a small import: no rate
+    assert s.transcript_bytes < 1_000_000 and " KB" in size_text(s.transcript_bytes)
+    assert [size_text(n) for n in (0, 999, 24_400, 3_210_000)] == ["0 B", "999 B", "24 KB", "3.2 MB"]
     done, of = last.split(" transcript files", 1)[0].strip().split("/")
     assert done == of and int(of) >= total >= 1
 

@@ -64,7 +64,7 @@ from clawtrace.ingest.openclaw._sources import (
 from clawtrace.ingest.openclaw._transcript import Entry, SessionMeta, SessionRecords, map_transcript, parse_ts
 from clawtrace.semconv import EdgeKind, EventKind, Source
 
-__all__ = ["ImportSummary", "default_state_dir", "import_openclaw", "read_openclaw"]
+__all__ = ["ImportSummary", "default_state_dir", "import_openclaw", "read_openclaw", "size_text"]
 
 BATCH_EVENTS = 20000
 """Sessions are handed to the sink in batches of about this many events (one transaction each)."""
@@ -120,6 +120,15 @@ Sink = Callable[[model.Batch], Any]
 Progress = Callable[[str], None]
 KnownSessions = Callable[[str], list[str]]
 """Session ids already stored that start with a prefix (to place a bundle with a masked id)."""
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes for a person: ``0 B``, ``24 KB``, ``3.2 MB`` (a small import read 0.0 MB)."""
+    if n < 1000:
+        return f"{n} B"
+    if n < 1_000_000:
+        return f"{n / 1000:.0f} KB"
+    return f"{n / 1e6:.1f} MB"
 
 
 def _split(b: model.Batch, max_events: int, max_bytes: int) -> list[model.Batch]:
@@ -214,11 +223,11 @@ class _Importer:
         if not force and now - self.last_tick < 1.0:
             return
         self.last_tick = now
-        mb = self.s.transcript_bytes / 1e6
-        rate = mb / max(now - self.started, 1e-6)
+        done = self.s.transcript_bytes
+        rate = f" ({done / 1e6 / max(now - self.started, 1e-6):.1f} MB/s)" if done >= 1_000_000 else ""
         self.progress(
-            f"  {self.sources_done}/{self.sources_total} transcript files and databases read, {mb:.1f} MB "
-            f"({rate:.1f} MB/s), {self.s.sessions} sessions; {self.s.events} events stored"
+            f"  {self.sources_done}/{self.sources_total} transcript files and databases read, {size_text(done)}"
+            f"{rate}, {self.s.sessions} sessions; {self.s.events} events stored"
             + (f", {self.s.skipped} already stored" if self.s.skipped else "")
         )
 
