@@ -265,13 +265,29 @@ def impact(store: Store, ref: str, *, max_nodes: int = 5000) -> Chain:
     ranked = sorted((s for s in scores if s not in seqs), key=lambda s: (-scores[s], events[s]["ts"] or ""))
     start_set = set(seqs)
     down = [events[s] for s in scores if s not in start_set]
-    files = sorted({e["artifact"] for e in down if e["kind"] in ("file.write", "file.delete") and e["artifact"]})
-    memory = sorted({e["artifact"] for e in down if e["kind"] == "memory.write" and e["artifact"]})
+    # What the start itself wrote, or the skill it loaded, is the bad artifact: quarantined
+    # with what it wrote downstream (a credential it read is rotated instead, below).
+    start = [events[s] for s in seqs if s in events]
+    made = down + [e for e in start if e["kind"] in ("file.write", "memory.write", "skill.load", "skill.install")]
+    files = sorted(
+        {
+            e["artifact"]
+            for e in made
+            if e["kind"] in ("file.write", "file.delete", "skill.load", "skill.install") and e["artifact"]
+        }
+    )
+    memory = sorted({e["artifact"] for e in made if e["kind"] == "memory.write" and e["artifact"]})
     sessions = sorted({e["session_id"] for e in events.values() if e["session_id"]})
     creds_events = [
         e for e in down if e["sensitivity"] in _SENSITIVE and e["kind"] in ("file.read", "memory.read", "tool.result")
     ]
     rotate = {e["artifact"] for e in creds_events if e["artifact"]}
+    # ... and a credential asked about is rotated itself.
+    rotate |= {
+        e["artifact"]
+        for e in start
+        if e["sensitivity"] in _SENSITIVE and e["kind"] in ("file.read", "memory.read") and e["artifact"]
+    }
     for s in store.secrets_of(int(e["seq"]) for e in creds_events + [events[x] for x in scores]):
         rotate.add(f"secret://{s['type']}/{s['digest']}")
     egress_dest = sorted({e["artifact"] for e in down if e["kind"] == "net.egress" and e["artifact"]})

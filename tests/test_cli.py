@@ -96,6 +96,18 @@ def test_impact_of_the_page_lists_what_to_contain(imported: Path) -> None:
     assert "credentials to rotate" in text
 
 
+def test_impact_of_a_bad_artifact_quarantines_it_and_rotates_a_credential(imported: Path) -> None:
+    """The artifact asked about is in the containment: a memory the agent wrote under the
+    page's influence is quarantined itself (it was only listed when written downstream); a
+    credential file is rotated, never "quarantined"."""
+    mem = json.loads(run(imported, "impact", "memory://main/MEMORY.md", "--format", "json"))["containment"]
+    assert mem["memory"] == ["memory://main/MEMORY.md"]
+    assert "s-incident-2" in mem["sessions"] and mem["egress_destinations"]
+    creds = "file:///home/dev/.aws/credentials"
+    cred = json.loads(run(imported, "impact", creds, "--format", "json"))["containment"]
+    assert creds not in cred["files"] and creds in cred["credentials"]
+
+
 def test_show_timeline_query_graph_verify(imported: Path) -> None:
     tl = json.loads(run(imported, "timeline", "s-incident-1", "--format", "json"))
     assert tl[0]["kind"] == "input.message"

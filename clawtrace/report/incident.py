@@ -216,9 +216,7 @@ def _containment(
         files.update(imp["files"])
         memory.update(imp["memory"])
         sessions.update(imp["sessions"])
-        creds.update(imp["credentials"])
-        if r["kind"] == "memory.write" and r.get("artifact"):
-            memory.add(r["artifact"])
+        creds.update(imp["credentials"])  # a root's own write is in its impact
     for r in flagged:
         if r.get("session_id"):
             sessions.add(r["session_id"])
