@@ -313,7 +313,7 @@ def import_openclaw(
     for prob in s.problems:
         say(f"warning: {prob}")
     say(
-        f"imported {s.sessions} sessions: {s.events} new events ({s.skipped} already stored), {s.edges} edges, "
+        f"imported {s.sessions} session{'' if s.sessions == 1 else 's'}: {s.events} new events ({s.skipped} already stored), {s.edges} edges, "
         f"{s.tool_calls} tool calls, {s.egress} egress; {size_text(s.transcript_bytes)} of transcripts "
         f"in {s.seconds:.1f} s into {obj.db}"
         + (f"; {len(s.problems)} problem{'' if len(s.problems) == 1 else 's'} (see warnings)" if s.problems else "")

@@ -660,6 +660,9 @@ def test_cli_import_openclaw(state: Path, tmp_path: Path, monkeypatch: pytest.Mo
     assert r.stdout == ""
     r2 = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", "-q", str(state)])
     assert r2.exit_code == 0 and "0 new events" in r2.stderr
+    one = state / "agents" / "ops" / "agent" / "openclaw-agent.sqlite"
+    r1 = CliRunner().invoke(cli, ["--db", str(tmp_path / "one.duckdb"), "import", "openclaw", str(one)])
+    assert r1.exit_code == 0 and "imported 1 session: " in r1.stderr and "1 session; " in r1.stderr, r1.stderr
     r3 = CliRunner().invoke(cli, ["--db", str(db), "import", "openclaw", str(tmp_path / "nope")])
     assert r3.exit_code == 2 and "no such file" in r3.stderr
     empty = tmp_path / "empty"

@@ -227,7 +227,7 @@ class _Importer:
         rate = f" ({done / 1e6 / max(now - self.started, 1e-6):.1f} MB/s)" if done >= 1_000_000 else ""
         self.progress(
             f"  {self.sources_done}/{self.sources_total} transcript files and databases read, {size_text(done)}"
-            f"{rate}, {self.s.sessions} sessions; {self.s.events} events stored"
+            f"{rate}, {self.s.sessions} session{'' if self.s.sessions == 1 else 's'}; {self.s.events} events stored"
             + (f", {self.s.skipped} already stored" if self.s.skipped else "")
         )
 
