@@ -346,17 +346,10 @@ def _emit(
 @handle_errors
 def sessions(obj: Ctx, fmt: str | None, agent: str | None) -> None:
     """List sessions: agent, start, end, event count, sources and flags."""
-    from clawtrace.store import iso
+    from clawtrace.graph import sessions as sessions_
 
     with obj.reader() as store:
-        cols, rows = store.sql(
-            "SELECT session_id, agent_id, started, ended, events, source, parent_session, flags FROM sessions "
-            "WHERE $agent IS NULL OR agent_id = $agent ORDER BY started",
-            {"agent": agent},
-        )
-    out = [dict(zip(cols, r)) for r in rows]
-    for r in out:
-        r["started"], r["ended"] = iso(r["started"]), iso(r["ended"])
+        out = sessions_(store, agent=agent)
     _emit(out, fmt, give_way=("source", "ended", "agent_id"))
 
 

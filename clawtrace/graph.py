@@ -19,9 +19,9 @@ from typing import Any
 from clawtrace import semconv as sc
 from clawtrace.errors import NotFoundError
 from clawtrace.semconv import EdgeKind, EventKind, Sensitivity, Trust
-from clawtrace.store import Store
+from clawtrace.store import Store, iso
 
-__all__ = ["Chain", "why", "impact", "egress", "public_event", "EDGE_WEIGHT"]
+__all__ = ["Chain", "why", "impact", "egress", "sessions", "public_event", "EDGE_WEIGHT"]
 
 EDGE_WEIGHT: dict[str, float] = {
     EdgeKind.DATA_FLOW.value: 0.95,
@@ -316,6 +316,21 @@ _LARGE_PAYLOAD = 65536
 _FLOW_KINDS = frozenset(
     {EdgeKind.DATA_FLOW.value, EdgeKind.EFFECT.value, EdgeKind.RETURNED.value, EdgeKind.WROTE_READ.value}
 )
+
+
+def sessions(store: Store, *, agent: str | None = None, ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """The stored sessions (of one ``agent``, or those of ``ids``) in start order, with their
+    times as ISO-8601: agent, start, end, event count, sources, parent and flags."""
+    cols, rows = store.sql(
+        "SELECT session_id, agent_id, started, ended, events, source, parent_session, flags FROM sessions "
+        "WHERE ($agent IS NULL OR agent_id = $agent) AND ($ids IS NULL OR list_contains($ids::VARCHAR[], session_id)) "
+        "ORDER BY started",
+        {"agent": agent, "ids": ids},
+    )
+    out = [dict(zip(cols, r)) for r in rows]
+    for r in out:
+        r["started"], r["ended"] = iso(r["started"]), iso(r["ended"])
+    return out
 
 
 def egress(store: Store, *, session: str | None = None, since: str | None = None) -> list[dict[str, Any]]:

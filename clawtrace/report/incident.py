@@ -83,18 +83,6 @@ def _is_real_root(e: dict[str, Any]) -> bool:
     return not (e["kind"] == "input.message" and e.get("trust") != "untrusted")
 
 
-def _sessions(store: Store, ids: list[str] | None) -> list[dict[str, Any]]:
-    cols, rows = store.sql(
-        "SELECT session_id, agent_id, started, ended, events, source, flags FROM sessions "
-        "WHERE $ids IS NULL OR list_contains($ids::VARCHAR[], session_id) ORDER BY started",
-        {"ids": ids},
-    )
-    out = [dict(zip(cols, r)) for r in rows]
-    for r in out:
-        r["started"], r["ended"] = iso(r["started"]), iso(r["ended"])
-    return out
-
-
 def _secret_refs(details: dict[str, dict[str, Any]], ids: list[str]) -> set[str]:
     return {s for i in ids for s in details.get(i, {}).get("secrets", [])}
 
@@ -111,7 +99,7 @@ def build(store: Store, ref: str | None = None, *, db: str | None = None) -> Inc
     focus: dict[str, Any] | None = None
     if ref is None:
         scope, session_ids = "store", None
-    elif _sessions(store, [ref]):
+    elif graph.sessions(store, ids=[ref]):
         scope, session_ids = "session", [ref]
     else:
         try:
@@ -129,7 +117,7 @@ def build(store: Store, ref: str | None = None, *, db: str | None = None) -> Inc
         chains.append(asked)
         session_ids = sorted({e["session_id"] for e in [focus, *asked["events"]] if e.get("session_id")})
 
-    sessions = _sessions(store, session_ids)
+    sessions = graph.sessions(store, ids=session_ids)
     egress_rows: list[dict[str, Any]] = []
     if session_ids is None:
         egress_rows = graph.egress(store)
