@@ -605,9 +605,21 @@ def _write_spans(con: duckdb.DuckDBPyConnection, batch: Batch, batch_id: int) ->
     return int(after[0]) - int(before[0]) if after and before else 0
 
 
-def _evidence_json(evidence: dict[str, Any], cache: dict[Any, str]) -> str:
+def _evidence_json(
+    evidence: dict[str, Any], cache: dict[Any, str], shared: dict[int, tuple[dict[str, Any], str]]
+) -> str:
     """The stored (redacted) JSON of an edge's evidence, once per distinct evidence: most
-    edges of a batch carry one of a few small flat dicts, looked up by their items."""
+    edges of a batch carry one of a few small flat dicts, looked up by their items; a dict
+    an importer shares between edges is looked up by the object itself, in ``shared``."""
+    hit = shared.get(id(evidence))
+    if hit is not None and hit[0] is evidence:
+        return hit[1]
+    out = _evidence_text(evidence, cache)
+    shared[id(evidence)] = (evidence, out)
+    return out
+
+
+def _evidence_text(evidence: dict[str, Any], cache: dict[Any, str]) -> str:
     key: Any = tuple((k, type(v), v) for k, v in evidence.items())  # the type: 1 and True hash alike
     try:
         hash(key)
@@ -622,13 +634,14 @@ def _evidence_json(evidence: dict[str, Any], cache: dict[Any, str]) -> str:
 def _stage_edges(con: duckdb.DuckDBPyConnection, edges: list[Edge]) -> None:
     """Put explicit edges (by reference) and still-pending ones into ``_cand_edges``."""
     cache: dict[Any, str] = {}
+    shared: dict[int, tuple[dict[str, Any], str]] = {}
     rows = {"src_ref": [], "dst_ref": [], "kind": [], "confidence": [], "evidence": []}  # type: dict[str, list[Any]]
     for e in edges:
         rows["src_ref"].append(e.src)
         rows["dst_ref"].append(e.dst)
         rows["kind"].append(e.kind)
         rows["confidence"].append(float(e.confidence))
-        rows["evidence"].append(_evidence_json(e.evidence, cache) if e.evidence else None)
+        rows["evidence"].append(_evidence_json(e.evidence, cache, shared) if e.evidence else None)
     ed = pa.table(  # noqa: F841 - read by DuckDB's replacement scan
         {
             "src_ref": pa.array(rows["src_ref"], pa.string()),

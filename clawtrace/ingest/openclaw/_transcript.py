@@ -691,16 +691,23 @@ class _Mapper:
             parent = self.ids[entry_id].data.get("parentId")
             got = self._context_of(parent, memo) if isinstance(parent, str) else []
             for _entry, src in got:
-                edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "transcript_context"}))
+                edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, _VIA_CONTEXT))
             for src in self.injected:
-                edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, {"via": "system_prompt"}))
+                edges.append(model.Edge(src, turn_id, EdgeKind.CONSUMED.value, 1.0, _VIA_PROMPT))
         # A compaction's summary was written from the context it replaced.
         for entry_id, summary_id in self.compactions.items():
             parent = self.ids[entry_id].data.get("parentId")
             got = self._context_of(parent, memo) if isinstance(parent, str) else []
             cut = self._kept_from(got, self.ids[entry_id].data.get("firstKeptEntryId"))
             for _entry, src in got[:cut]:
-                edges.append(model.Edge(src, summary_id, EdgeKind.CONSUMED.value, 1.0, {"via": "compaction"}))
+                edges.append(model.Edge(src, summary_id, EdgeKind.CONSUMED.value, 1.0, _VIA_COMPACTION))
+
+
+# The evidence of every consumed edge of a kind: one dict, shared (read-only downstream). A
+# 10 000-turn session has half a million such edges; a dict each cost about 100 MB.
+_VIA_CONTEXT: Final[dict[str, Any]] = {"via": "transcript_context"}
+_VIA_PROMPT: Final[dict[str, Any]] = {"via": "system_prompt"}
+_VIA_COMPACTION: Final[dict[str, Any]] = {"via": "compaction"}
 
 
 def _dict(v: Any) -> dict[str, Any]:
