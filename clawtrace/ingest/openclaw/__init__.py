@@ -329,6 +329,9 @@ class _Importer:
                 f"{where}: session {sid} unusable ({type(e).__name__}: {e}); skipped, the rest imported"
             )
             return
+        # The parsed lines are spent: free them before the session's batches are stored (a
+        # months-long main session holds hundreds of MB of them). Callers pass their own list.
+        entries.clear()
         self.add_trajectory(rec, meta)
         self.join_audit(rec)
         self.join_receipts(rec)
@@ -362,7 +365,9 @@ class _Importer:
             self.s.problems.append(
                 f"{entries[0].where}: no session header; session id taken from the file name ({sid})"
             )
-        self.add_session(sid, agent, header, entries[1:] if header else entries, size)
+        if header:
+            del entries[0]
+        self.add_session(sid, agent, header, entries, size)
 
     def read_agent_db(self, p: Path, agent: str | None) -> None:
         self.count("agent-db")
@@ -398,9 +403,10 @@ class _Importer:
                     self.s.older += sum(1 for _, t in latest if t is not None and t < self.since_ms)
                 for sid, entries, size in agent_db_sessions(con, label, self.s.problems, recent):
                     header = entries[0].data if entries and entries[0].data.get("type") == "session" else None
-                    body = entries[1:] if header else entries
+                    if header:
+                        del entries[0]
                     self.load_db_trajectory(con, sid, label)
-                    self.add_session(sid, agent, header, body, size)
+                    self.add_session(sid, agent, header, entries, size)
         except (sqlite3.Error, OSError) as e:
             self.s.problems.append(
                 f"{label}: not a readable SQLite database ({e}); nothing imported from it; "
