@@ -20,7 +20,11 @@ Figures, all in one run on the same files:
   ``CLAWTRACE_MEMORY_LIMIT`` (2 GB by default), so the peak levels off at about that cap plus
   one batch's working set instead of growing with ``--mb``.
 
-Run ``python benchmarks/bench_openclaw_import.py [--quick] [--mb N]``.
+With ``--single-session`` the state dir is one JSONL session of the whole size (OpenClaw's main
+session grows for months): the importer then cuts the session into several batches
+(``batches``), and the peak shows what one large session costs.
+
+Run ``python benchmarks/bench_openclaw_import.py [--quick] [--mb N] [--single-session]``.
 """
 
 from __future__ import annotations
@@ -174,8 +178,9 @@ def _session(rng: random.Random, sid: str, cwd: str, rounds: int, v4: bool) -> l
     return lines
 
 
-def build_state(root: Path, target_mb: float, seed: int = 7) -> Path:
-    """A state dir of about ``target_mb`` MB of transcript data, half JSONL, half SQLite."""
+def build_state(root: Path, target_mb: float, seed: int = 7, single_session: bool = False) -> Path:
+    """A state dir of about ``target_mb`` MB of transcript data, half JSONL, half SQLite; or,
+    with ``single_session``, one JSONL session of that size (a months-long main session)."""
     rng = random.Random(seed)
     state = root / "state"
     sess_dir = state / "agents" / "main" / "sessions"
@@ -196,9 +201,11 @@ def build_state(root: Path, target_mb: float, seed: int = 7) -> Path:
     i = 0
     cwd = str(root / "workspace")
     while total < target_mb * 1e6:
-        v4 = i % 2 == 1
+        v4 = i % 2 == 1 and not single_session
         sid = f"{rng.getrandbits(32):08x}-0000-4000-8000-{i:012x}"
-        lines = _session(rng, sid, cwd, rounds=rng.randrange(6, 30), v4=v4)
+        # About 3.2 KB a round: one session of the whole size, or 6-30 rounds each.
+        rounds = max(1, int(target_mb * 1e6 / 3200)) if single_session else rng.randrange(6, 30)
+        lines = _session(rng, sid, cwd, rounds=rounds, v4=v4)
         if v4:
             rows = []
             for seq, d in enumerate(lines):
@@ -215,6 +222,8 @@ def build_state(root: Path, target_mb: float, seed: int = 7) -> Path:
             (sess_dir / f"{sid}.jsonl").write_text(body)
             index[f"agent:main:s{i}"] = {"sessionId": sid, "sessionStartedAt": _T0}
         i += 1
+        if single_session:
+            break
     con.commit()
     con.close()
     (sess_dir / "sessions.json").write_text(json.dumps(index))
@@ -268,7 +277,7 @@ class _PeakRss:
         self.peak = max(self.peak, status_mb("VmRSS"))
 
 
-def run(quick: bool = False, mb: float = 40.0) -> dict[str, Any]:
+def run(quick: bool = False, mb: float = 40.0, single_session: bool = False) -> dict[str, Any]:
     """Build the state dir, then time the anchor, mapping only, import and re-import."""
     from clawtrace.ingest.openclaw import import_openclaw
     from clawtrace.store import Store, ingest
@@ -277,15 +286,22 @@ def run(quick: bool = False, mb: float = 40.0) -> dict[str, Any]:
         mb = 0.6
     tmp = Path(tempfile.mkdtemp(prefix="bench-oc-"))
     try:
-        state = build_state(tmp, mb)
+        state = build_state(tmp, mb, single_session=single_session)
         size, anchor_s = _anchor(state)
         t0 = time.perf_counter()
         mapped = import_openclaw(state, lambda b: None)
         map_s = time.perf_counter() - t0
         db = tmp / "b.duckdb"
         t0 = time.perf_counter()
+        batches = 0
+
+        def store(b: Any, st: Any) -> Any:
+            nonlocal batches
+            batches += 1
+            return ingest(st, b, source="openclaw")
+
         with _PeakRss() as mem, Store.open(db) as st:
-            first = import_openclaw(state, lambda b: ingest(st, b, source="openclaw"))
+            first = import_openclaw(state, lambda b: store(b, st))
         import_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         with Store.open(db) as st:
@@ -296,6 +312,7 @@ def run(quick: bool = False, mb: float = 40.0) -> dict[str, Any]:
         res = {
             "transcript_mb": round(mbytes, 2),
             "sessions": first.sessions,
+            "batches": batches,
             "events": first.events,
             "edges": first.edges,
             "json_anchor_mb_s": round(anchor, 1),
@@ -321,5 +338,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--mb", type=float, default=40.0)
+    ap.add_argument("--single-session", action="store_true", help="one JSONL session of the whole size")
     a = ap.parse_args()
-    print(json.dumps(run(quick=a.quick, mb=a.mb), indent=2))
+    print(json.dumps(run(quick=a.quick, mb=a.mb, single_session=a.single_session), indent=2))

@@ -111,6 +111,10 @@ def test_quick_run_returns_positive_figures(name: str, tmp_path: Path, monkeypat
             assert v >= 0, f"{name}: {key}={v!r}"
     if name == "bench_ingest":
         assert res["reingest_added"] == 0
+    if name == "bench_openclaw_import":
+        assert res["reimport_added"] == 0 and res["sessions"] > 1
+        one = mod.run(quick=True, single_session=True)
+        assert one["sessions"] == 1 and one["import_mb_s"] > 0 and one["reimport_added"] == 0
     if name == "bench_receiver":
         assert res["lost"] == res["replay_lost"] == 0 and res["failed_batches"] == res["replay_failed_batches"] == 0
     if name == "bench_hunt":
