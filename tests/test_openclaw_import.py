@@ -913,13 +913,17 @@ def test_batches_are_bounded_by_content_bytes_and_split_changes_nothing(state: P
     # inside: its events in order, its edges with the last part. Still the same store.
     cut = tmp_path / "cut.duckdb"
     parts: list[list[str]] = []
+    edges_in: list[int] = []
 
     def sink3(b: Any) -> Any:
         parts.append([e.session_id or "" for e in b.events])
+        edges_in.append(len(b.edges))
         return ingest(st3, b, source="openclaw")
 
     with Store.open(cut) as st3:
         import_openclaw(state, sink3, batch_events=3)
     assert max(map(len, parts)) <= 6 and any(len(p) == 3 for p in parts), parts
     assert any(p and p[0] == q[-1] for p, q in zip(parts[1:], parts) if q), "no session was cut"
+    # An edge rides with the part holding its later end, not all with the session's last part.
+    assert sum(1 for n in edges_in if n) > len(edges_in) // 2, edges_in
     assert snapshot(cut) == a

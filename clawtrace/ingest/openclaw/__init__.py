@@ -135,10 +135,12 @@ def _split(b: model.Batch, max_events: int, max_bytes: int) -> list[model.Batch]
     """``b`` as batches of at most ``max_events`` events and about ``max_bytes`` of content.
 
     Batches hold whole sessions, but one session can outgrow any bound (OpenClaw's main
-    session is one transcript that grows for months). Its events are then cut in order; the
-    edges, artifacts and raw spans ride with the last part, when every event they name is
-    stored (an edge whose end is in no batch yet waits in the store, as across sessions).
-    Only a batch past twice a bound is cut: the session that tips a batch over stays whole.
+    session is one transcript that grows for months). Its events are then cut in order; an
+    edge rides with the part that holds the later of its two ends (a turn's ``consumed`` edges
+    with the turn: half a million of them in a 10 000-turn session), an edge naming an event
+    outside the batch with the last part, and so do artifacts and raw spans (an edge whose
+    end is stored later waits in the store, as across sessions). Only a batch past twice a
+    bound is cut: the session that tips a batch over stays whole.
     """
     content = sum(len(e.content) for e in b.events if e.content is not None)
     if len(b.events) <= 2 * max_events and content <= 2 * max_bytes:
@@ -153,8 +155,11 @@ def _split(b: model.Batch, max_events: int, max_bytes: int) -> list[model.Batch]
             size = 0
         parts[-1].events.append(e)
         size += n
-    last = parts[-1]
-    last.edges, last.artifacts, last.spans, last.problems = b.edges, b.artifacts, b.spans, b.problems
+    part_of = {e.event_id: k for k, part in enumerate(parts) for e in part.events}
+    last = len(parts) - 1
+    for edge in b.edges:
+        parts[max(part_of.get(edge.src, last), part_of.get(edge.dst, last))].edges.append(edge)
+    parts[-1].artifacts, parts[-1].spans, parts[-1].problems = b.artifacts, b.spans, b.problems
     return parts
 
 
