@@ -131,8 +131,9 @@ def size_text(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def _split(b: model.Batch, max_events: int, max_bytes: int) -> list[model.Batch]:
-    """``b`` as batches of at most ``max_events`` events and about ``max_bytes`` of content.
+def _split(b: model.Batch, content: int, max_events: int, max_bytes: int) -> list[model.Batch]:
+    """``b`` (holding ``content`` bytes of content) as batches of at most ``max_events`` events
+    and about ``max_bytes`` of content.
 
     Batches hold whole sessions, but one session can outgrow any bound (OpenClaw's main
     session is one transcript that grows for months). Its events are then cut in order; an
@@ -142,7 +143,6 @@ def _split(b: model.Batch, max_events: int, max_bytes: int) -> list[model.Batch]
     end is stored later waits in the store, as across sessions). Only a batch past twice a
     bound is cut: the session that tips a batch over stays whole.
     """
-    content = sum(len(e.content) for e in b.events if e.content is not None)
     if len(b.events) <= 2 * max_events and content <= 2 * max_bytes:
         return [b]
     parts: list[model.Batch] = [model.Batch()]
@@ -215,9 +215,10 @@ class _Importer:
             return
         if not force and len(b.events) < self.batch_events and self.pending_bytes < self.batch_bytes:
             return
+        parts = _split(b, self.pending_bytes, self.batch_events, self.batch_bytes)
         self.pending = model.Batch()
         self.pending_bytes = 0
-        for part in _split(b, self.batch_events, self.batch_bytes):
+        for part in parts:
             self.s.read_events += len(part.events)
             self.s.add_result(self.sink(part))
             self.tick(force=True)
